@@ -1,0 +1,50 @@
+"""The ``llmcost`` command line: one sub-command module each under :mod:`llmcost.commands`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+# Each module exposes ``register(subparsers)``, which adds its sub-commands and sets
+# ``func(args) -> int`` on them. Modules are imported only to build the parser.
+_COMMAND_MODULES = (
+    "llmcost.commands.pricing",  # llmcost price, llmcost models
+    "llmcost.commands.reports",  # llmcost report, llmcost anomalies
+    "llmcost.commands.demo",  # llmcost demo
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every sub-command registered."""
+    parser = argparse.ArgumentParser(
+        prog="llmcost", description="Price, report and watch LLM API spend."
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue  # a sub-command module not written yet
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

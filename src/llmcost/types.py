@@ -1,0 +1,282 @@
+"""The value types every layer speaks: :class:`Usage`, :class:`Cost` and :class:`CostRecord`.
+
+Money is :class:`~decimal.Decimal` everywhere. On the wire (JSON) a Decimal is written as a JSON
+*number* with the exact digits of the Decimal, never a float rounding artefact and never a
+string, so ``CostRecord.from_json(record.to_json()) == record`` holds exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = ["Cost", "CostRecord", "Usage"]
+
+
+class Usage(BaseModel):
+    """Token counts of one call, as the provider billed them.
+
+    ``input_tokens`` is *all* input: cache reads and cache writes are parts of it (the
+    OpenTelemetry GenAI convention). ``reasoning_tokens`` and ``output_audio_tokens`` are parts
+    of ``output_tokens``; ``input_audio_tokens`` is a part of ``input_tokens``;
+    ``cache_write_1h_tokens`` is the part of ``cache_write_tokens`` kept for one hour.
+
+    Example:
+        >>> Usage(input_tokens=1200, cache_read_tokens=1000, output_tokens=300).uncached_input_tokens
+        200
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    input_tokens: int = Field(default=0, ge=0)
+    cache_read_tokens: int = Field(default=0, ge=0)
+    cache_write_tokens: int = Field(default=0, ge=0)
+    cache_write_1h_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
+    reasoning_tokens: int = Field(default=0, ge=0)
+    input_audio_tokens: int = Field(default=0, ge=0)
+    output_audio_tokens: int = Field(default=0, ge=0)
+    web_search_requests: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _parts_fit_their_whole(self) -> Usage:
+        problems = []
+        if self.cache_read_tokens + self.cache_write_tokens > self.input_tokens:
+            problems.append(
+                f"cache_read_tokens ({self.cache_read_tokens}) + cache_write_tokens "
+                f"({self.cache_write_tokens}) exceed input_tokens ({self.input_tokens})"
+            )
+        if self.cache_write_1h_tokens > self.cache_write_tokens:
+            problems.append(
+                f"cache_write_1h_tokens ({self.cache_write_1h_tokens}) exceed "
+                f"cache_write_tokens ({self.cache_write_tokens})"
+            )
+        if self.input_audio_tokens > self.input_tokens:
+            problems.append(
+                f"input_audio_tokens ({self.input_audio_tokens}) exceed "
+                f"input_tokens ({self.input_tokens})"
+            )
+        if self.reasoning_tokens + self.output_audio_tokens > self.output_tokens:
+            problems.append(
+                f"reasoning_tokens ({self.reasoning_tokens}) + output_audio_tokens "
+                f"({self.output_audio_tokens}) exceed output_tokens ({self.output_tokens})"
+            )
+        if problems:
+            raise ValueError("usage parts larger than their whole: " + "; ".join(problems))
+        return self
+
+    @property
+    def uncached_input_tokens(self) -> int:
+        """Input tokens that were neither read from nor written to a cache."""
+        return self.input_tokens - self.cache_read_tokens - self.cache_write_tokens
+
+    @property
+    def total_tokens(self) -> int:
+        """Input plus output tokens (each token counted once)."""
+        return self.input_tokens + self.output_tokens
+
+
+class Cost(BaseModel):
+    """The price of one :class:`Usage`, split by what was billed.
+
+    ``total_cost_usd`` is the exact sum of the parts. When the model is unknown to the catalog
+    every amount is ``None`` and ``priced`` is False: an unknown price is never reported as $0.
+
+    Example:
+        >>> from llmcost.pricing import cost
+        >>> cost("gpt-4o", Usage(input_tokens=1_000_000)).total_cost_usd
+        Decimal('2.5')
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    input_cost_usd: Decimal | None = None
+    cache_read_cost_usd: Decimal | None = None
+    cache_write_cost_usd: Decimal | None = None
+    output_cost_usd: Decimal | None = None
+    tool_cost_usd: Decimal | None = None
+    total_cost_usd: Decimal | None = None
+    priced: bool = False
+    priced_as: str | None = None
+    catalog_version: str | None = None
+
+    @classmethod
+    def unpriced(cls, catalog_version: str | None = None) -> Cost:
+        """The cost of a call whose model the catalog does not know."""
+        return cls.model_construct(
+            input_cost_usd=None,
+            cache_read_cost_usd=None,
+            cache_write_cost_usd=None,
+            output_cost_usd=None,
+            tool_cost_usd=None,
+            total_cost_usd=None,
+            priced=False,
+            priced_as=None,
+            catalog_version=catalog_version,
+        )
+
+
+def _new_record_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+_MONEY_FIELDS = (
+    "input_cost_usd",
+    "cache_read_cost_usd",
+    "cache_write_cost_usd",
+    "output_cost_usd",
+    "tool_cost_usd",
+    "total_cost_usd",
+)
+
+
+class CostRecord(BaseModel):
+    """One provider call, priced and attributed: the unit every sink receives.
+
+    The record is flat so that it maps one-to-one onto a table row, a JSON object, a log line
+    or span attributes. Token counts follow :class:`Usage`; money follows :class:`Cost`.
+
+    Example:
+        >>> import llmcost
+        >>> record = llmcost.record_usage(provider="openai", model="gpt-4o",
+        ...                               input_tokens=1000, output_tokens=100)
+        >>> record.total_cost_usd
+        Decimal('0.0035')
+        >>> CostRecord.from_json(record.to_json()) == record
+        True
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    record_id: str = Field(default_factory=_new_record_id)
+    request_id: str | None = None
+    response_id: str | None = None
+    timestamp: datetime = Field(default_factory=_utc_now)
+
+    provider: str
+    operation: str
+    model: str | None = None
+    response_model: str | None = None
+    priced_as: str | None = None
+
+    feature: str | None = None
+    project: str | None = None
+    environment: str | None = None
+    user_id: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    input_tokens: int = Field(default=0, ge=0)
+    cache_read_tokens: int = Field(default=0, ge=0)
+    cache_write_tokens: int = Field(default=0, ge=0)
+    cache_write_1h_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
+    reasoning_tokens: int = Field(default=0, ge=0)
+    input_audio_tokens: int = Field(default=0, ge=0)
+    output_audio_tokens: int = Field(default=0, ge=0)
+    web_search_requests: int = Field(default=0, ge=0)
+
+    input_cost_usd: Decimal | None = None
+    cache_read_cost_usd: Decimal | None = None
+    cache_write_cost_usd: Decimal | None = None
+    output_cost_usd: Decimal | None = None
+    tool_cost_usd: Decimal | None = None
+    total_cost_usd: Decimal | None = None
+
+    priced: bool = False
+    estimated: bool = False
+
+    latency_ms: float | None = None
+    stream: bool = False
+    status: Literal["ok", "error"] = "ok"
+    error_type: str | None = None
+
+    service_tier: str | None = None
+    batch: bool = False
+    speed: str | None = None
+    inference_geo: str | None = None
+    data_residency: str | None = None
+
+    catalog_version: str | None = None
+    trace_id: str | None = None
+    span_id: str | None = None
+
+    @field_validator("timestamp")
+    @classmethod
+    def _timestamp_is_utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("timestamp must be timezone-aware (UTC)")
+        return value.astimezone(timezone.utc)
+
+    @property
+    def usage(self) -> Usage:
+        """The token counts of this record as a :class:`Usage`."""
+        return Usage.model_construct(
+            input_tokens=self.input_tokens,
+            cache_read_tokens=self.cache_read_tokens,
+            cache_write_tokens=self.cache_write_tokens,
+            cache_write_1h_tokens=self.cache_write_1h_tokens,
+            output_tokens=self.output_tokens,
+            reasoning_tokens=self.reasoning_tokens,
+            input_audio_tokens=self.input_audio_tokens,
+            output_audio_tokens=self.output_audio_tokens,
+            web_search_requests=self.web_search_requests,
+        )
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The record as JSON-ready Python values: Decimals stay Decimals, datetimes become ISO
+        strings. Use :meth:`to_json` for the exact wire text."""
+        data = self.__dict__.copy()
+        data["timestamp"] = self.timestamp.isoformat()
+        data["tags"] = dict(self.tags)
+        return data
+
+    def to_json(self) -> str:
+        """The record as one line of JSON, money as exact JSON numbers.
+
+        Example:
+            >>> '"total_cost_usd":0.0035' in record.to_json()  # doctest: +SKIP
+            True
+        """
+        return dumps_exact(self.to_json_dict())
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> CostRecord:
+        """Parse one line written by :meth:`to_json` (numbers with a fraction become Decimals)."""
+        return cls.model_validate(json.loads(text, parse_float=Decimal))
+
+
+def _encode_decimal(value: Decimal) -> str:
+    if not value.is_finite():
+        raise ValueError(f"cannot encode non-finite money amount {value!r} as JSON")
+    # str() of a Decimal is a valid JSON number ("0.0035", "1E-7", "0E-8"), exact by design.
+    return str(value)
+
+
+def dumps_exact(data: dict[str, Any]) -> str:
+    """``json.dumps`` for flat dicts whose Decimal values must stay exact JSON numbers.
+
+    Values may be str, int, float, bool, None, Decimal, or a dict/list of those that holds no
+    Decimal. Keys keep their order; no whitespace is emitted.
+    """
+    parts = []
+    encode = json.dumps
+    for key, value in data.items():
+        if isinstance(value, Decimal):
+            text = _encode_decimal(value)
+        else:
+            text = encode(value, separators=(",", ":"), ensure_ascii=False)
+        parts.append(f"{encode(key)}:{text}")
+    return "{" + ",".join(parts) + "}"
+
+
+MONEY_FIELDS: tuple[str, ...] = _MONEY_FIELDS
+"""The names of the money fields of :class:`CostRecord`, in order."""
