@@ -31,7 +31,7 @@ class Usage(BaseModel):
         200
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     input_tokens: int = Field(default=0, ge=0)
     cache_read_tokens: int = Field(default=0, ge=0)
@@ -93,7 +93,7 @@ class Cost(BaseModel):
         Decimal('2.5')
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     input_cost_usd: Decimal | None = None
     cache_read_cost_usd: Decimal | None = None
@@ -155,7 +155,7 @@ class CostRecord(BaseModel):
         True
     """
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     record_id: str = Field(default_factory=_new_record_id)
     request_id: str | None = None
@@ -193,6 +193,8 @@ class CostRecord(BaseModel):
 
     priced: bool = False
     estimated: bool = False
+    #: True when the response came from a fake transport or a recording, not a live provider.
+    replayed: bool = False
 
     latency_ms: float | None = None
     stream: bool = False

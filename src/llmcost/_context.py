@@ -1,0 +1,324 @@
+"""Configuration and the per-context state: attribution scopes and budget scopes.
+
+Everything the wrappers read on the hot path is here, kept cheap: ``state.active`` is the one
+flag a wrapper checks first, and the scope stacks are tuples in contextvars, so asyncio tasks
+inherit them and threads see them when the context is carried across (see
+:func:`llmcost.bind_context`).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from llmcost import errors
+
+if TYPE_CHECKING:
+    from llmcost.sinks.base import Sink
+
+__all__ = [
+    "Attribution",
+    "Config",
+    "UnknownModelPolicy",
+    "configure",
+    "get_config",
+    "is_configured",
+    "reset",
+    "state",
+]
+
+logger = logging.getLogger("llmcost")
+
+UnknownModelPolicy = Literal["warn", "raise", "ignore"]
+StreamUsagePolicy = Literal["auto", "inject", "estimate"]
+
+_UNKNOWN_MODEL_POLICIES = ("warn", "raise", "ignore")
+_STREAM_USAGE_POLICIES = ("auto", "inject", "estimate")
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Who a call is charged to: the merged tags of the configuration and every open scope."""
+
+    feature: str | None = None
+    project: str | None = None
+    environment: str | None = None
+    user_id: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def merged_with(
+        self,
+        *,
+        feature: str | None = None,
+        project: str | None = None,
+        environment: str | None = None,
+        user_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Attribution:
+        """A copy where every given value wins over this one (inner scopes win)."""
+        return Attribution(
+            feature=feature if feature is not None else self.feature,
+            project=project if project is not None else self.project,
+            environment=environment if environment is not None else self.environment,
+            user_id=user_id if user_id is not None else self.user_id,
+            tags={**self.tags, **tags} if tags else self.tags,
+        )
+
+
+@dataclass(frozen=True)
+class Config:
+    """One immutable snapshot of what :func:`configure` was given."""
+
+    attribution: Attribution = field(default_factory=Attribution)
+    sinks: tuple[Sink, ...] = ()
+    unknown_model: UnknownModelPolicy = "warn"
+    stream_usage: StreamUsagePolicy = "auto"
+    policy: Any = None
+    anomaly: Any = None
+    anomaly_watcher: Any = None
+    #: Sinks that implement the optional ``enrich(fields)`` hook, found once at configure time.
+    enrichers: tuple[Any, ...] = ()
+    disabled: bool = False
+
+
+class _State:
+    """Module-level mutable state, in one place so :func:`reset` can restore all of it."""
+
+    def __init__(self) -> None:
+        self.config: Config | None = None
+        #: The flag every wrapper checks first: configured (or instrumented) and not disabled.
+        self.active: bool = False
+        self.lock = threading.RLock()
+
+
+state = _State()
+
+#: The open attribution scopes, outermost first (``llmcost.tracking.CostScope`` objects).
+scope_stack: ContextVar[tuple[Any, ...]] = ContextVar("llmcost_scopes", default=())
+#: The open budgets, outermost first (``llmcost.budget.Budget`` objects).
+budget_stack: ContextVar[tuple[Any, ...]] = ContextVar("llmcost_budgets", default=())
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _validate_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
+    if not tags:
+        return {}
+    clean: dict[str, str] = {}
+    for key, value in tags.items():
+        if not isinstance(key, str):
+            raise TypeError(f"tag names must be strings, got {key!r}")
+        clean[key] = value if isinstance(value, str) else str(value)
+    return clean
+
+
+def configure(
+    *,
+    project: str | None = None,
+    environment: str | None = None,
+    sinks: Sequence[Sink] | None = None,
+    catalog: Any = None,
+    unknown_model: UnknownModelPolicy = "warn",
+    tags: Mapping[str, str] | None = None,
+    stream_usage: StreamUsagePolicy = "auto",
+    policy: Any = None,
+    anomaly: Any = None,
+) -> Config:
+    """Set up llmcost for this process; calling it again replaces the whole configuration.
+
+    Args:
+        project: Default project tag; falls back to ``$LLMCOST_PROJECT``.
+        environment: Default environment tag; falls back to ``$LLMCOST_ENVIRONMENT``.
+        sinks: Where records go (``llmcost.sinks``). None means no sinks: scopes and budgets
+            still see every record.
+        catalog: A pricing override layer (path, mapping or ``llmcost.pricing.Catalog``) on top
+            of the bundled prices; None uses the bundled prices.
+        unknown_model: What to do when a model has no price: ``"warn"`` once per model,
+            ``"raise"`` :class:`llmcost.UnknownModelError` before the call is sent, ``"ignore"``.
+        tags: Free-form default tags put on every record.
+        stream_usage: ``"inject"`` asks OpenAI streams for exact usage, ``"estimate"`` counts
+            locally, ``"auto"`` injects on the official API host and estimates elsewhere.
+        policy: A :class:`llmcost.Policy` (model allowlists, required output caps).
+        anomaly: A :class:`llmcost.AnomalyConfig` that watches every record.
+
+    Returns:
+        The configuration now in force.
+
+    Example:
+        >>> import llmcost
+        >>> llmcost.configure(project="checkout", environment="production",
+        ...                   sinks=[llmcost.sinks.JSONLFileSink("costs.jsonl")])  # doctest: +SKIP
+    """
+    if unknown_model not in _UNKNOWN_MODEL_POLICIES:
+        raise ValueError(
+            f"unknown_model must be one of {_UNKNOWN_MODEL_POLICIES}, got {unknown_model!r}"
+        )
+    if stream_usage not in _STREAM_USAGE_POLICIES:
+        raise ValueError(
+            f"stream_usage must be one of {_STREAM_USAGE_POLICIES}, got {stream_usage!r}"
+        )
+    sink_tuple = tuple(sinks or ())
+    for sink in sink_tuple:
+        if not callable(getattr(sink, "emit", None)):
+            raise TypeError(f"sink {sink!r} has no emit(record) method")
+
+    # Imported here: the pricing package is only needed once llmcost is switched on.
+    from llmcost import pricing
+
+    pricing.use_catalog(catalog)
+
+    attribution = Attribution(
+        project=project if project is not None else os.environ.get("LLMCOST_PROJECT") or None,
+        environment=(
+            environment
+            if environment is not None
+            else os.environ.get("LLMCOST_ENVIRONMENT") or None
+        ),
+        tags=_validate_tags(tags),
+    )
+    watcher = anomaly.watcher() if anomaly is not None else None
+    config = Config(
+        attribution=attribution,
+        sinks=sink_tuple,
+        unknown_model=unknown_model,
+        stream_usage=stream_usage,
+        policy=policy,
+        anomaly=anomaly,
+        anomaly_watcher=watcher,
+        enrichers=tuple(s for s in sink_tuple if callable(getattr(s, "enrich", None))),
+        disabled=_env_flag("LLMCOST_DISABLED"),
+    )
+    with state.lock:
+        previous = state.config
+        state.config = config
+        state.active = not config.disabled
+    if previous is not None:
+        _flush_retired_sinks(previous.sinks, keep=sink_tuple)
+    _register_atexit()
+    return config
+
+
+def ensure_configured() -> Config:
+    """The configuration in force, making the default one (env vars, no sinks) if needed."""
+    config = state.config
+    if config is None:
+        with state.lock:
+            if state.config is None:
+                return configure()
+            return state.config
+    return config
+
+
+def get_config() -> Config | None:
+    """The configuration in force, or None before :func:`configure`."""
+    return state.config
+
+
+def is_configured() -> bool:
+    """Whether :func:`configure` (or :func:`llmcost.instrument`) has switched llmcost on.
+
+    Example:
+        >>> import llmcost
+        >>> llmcost.is_configured()  # doctest: +SKIP
+        False
+    """
+    return state.config is not None
+
+
+def _flush_retired_sinks(old: Sequence[Sink], keep: Sequence[Sink]) -> None:
+    kept = {id(sink) for sink in keep}
+    for sink in old:
+        if id(sink) not in kept:
+            with errors.internal_guard("sink.close"):
+                sink.close()
+
+
+def flush(timeout: float | None = None) -> bool:
+    """Ask every configured sink to deliver what it holds; True when all of them did.
+
+    Example:
+        >>> import llmcost
+        >>> llmcost.flush(timeout=5.0)
+        True
+    """
+    config = state.config
+    if config is None:
+        return True
+    delivered = True
+    for sink in config.sinks:
+        flush_sink = getattr(sink, "flush", None)
+        if flush_sink is None:
+            continue
+        try:
+            if flush_sink(timeout) is False:
+                delivered = False
+        except Exception as exc:  # noqa: BLE001 - a failing sink must not break the caller
+            delivered = False
+            errors.count("sink_errors")
+            errors.report_internal_error("sink.flush", exc)
+    return delivered
+
+
+def shutdown(timeout: float | None = None) -> None:
+    """Flush and close every sink, then switch llmcost off (wrappers pass straight through).
+
+    Example:
+        >>> import llmcost
+        >>> llmcost.shutdown()
+    """
+    with state.lock:
+        config = state.config
+        state.config = None
+        state.active = False
+    if config is None:
+        return
+    for sink in config.sinks:
+        try:
+            if getattr(sink, "flush", None) is not None:
+                sink.flush(timeout)
+            sink.close()
+        except Exception as exc:  # noqa: BLE001 - shutting down must never raise
+            errors.count("sink_errors")
+            errors.report_internal_error("sink.close", exc)
+
+
+def reset() -> None:
+    """Forget the configuration, counters and catalog overrides (for tests). Sinks are closed."""
+    with state.lock:
+        config = state.config
+        state.config = None
+        state.active = False
+    if config is not None:
+        for sink in config.sinks:
+            with errors.internal_guard("sink.close"):
+                sink.close()
+    errors.reset_stats()
+    from llmcost import pricing
+
+    pricing.use_catalog(None)
+
+
+_atexit_registered = False
+
+
+def _register_atexit() -> None:
+    global _atexit_registered
+    if not _atexit_registered:
+        _atexit_registered = True
+        atexit.register(_flush_at_exit)
+
+
+def _flush_at_exit() -> None:
+    # Best effort: deliver what sinks hold when the interpreter exits; never raise here.
+    try:
+        flush(timeout=5.0)
+    except Exception:  # noqa: BLE001
+        logger.debug("llmcost flush at exit failed", exc_info=True)

@@ -1,0 +1,458 @@
+"""The one choke point: usage becomes a priced, attributed CostRecord and reaches its sinks.
+
+Integrations use it in three steps around the SDK call they wrap::
+
+    call = start_call("openai", "chat", model, request=kwargs, stream=False)  # may refuse
+    result = wrapped(*args, **kwargs)            # the user's call, exactly once, unguarded
+    call.finish(usage, response_id=..., ...)     # never raises into user code
+
+``start_call`` is where budgets and the model policy act, *before* anything is sent: it may
+raise :class:`~llmcost.BudgetExceeded`, :class:`~llmcost.PolicyViolation` or
+:class:`~llmcost.UnknownModelError` on purpose. Everything after the user's call runs under
+the internal-error guard and is recorded at most once per call.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from llmcost import errors
+from llmcost._context import Attribution, Config, budget_stack, ensure_configured, scope_stack
+from llmcost.types import Cost, CostRecord, Usage
+
+if TYPE_CHECKING:
+    from llmcost._budgets import Reservation
+
+__all__ = ["Call", "record_usage", "start_call"]
+
+logger = logging.getLogger("llmcost")
+
+_EMPTY_USAGE = Usage()
+#: Functions that see every record whatever the configured sinks are (the pytest plugin).
+_listeners: tuple[Callable[[CostRecord], object], ...] = ()
+_listeners_lock = threading.Lock()
+_warned_unknown: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+class Call:
+    """One provider call in flight: what was asked, when, and the budget reservation it holds.
+
+    ``finish`` and ``fail`` make the record; whichever comes first wins, later calls are no-ops,
+    so a stream closed twice or abandoned after exhaustion is still recorded once.
+    """
+
+    __slots__ = (
+        "_done",
+        "_lock",
+        "config",
+        "data_residency",
+        "model",
+        "operation",
+        "provider",
+        "request",
+        "request_overrides",
+        "reservation",
+        "scopes",
+        "started",
+        "stream",
+        "timestamp",
+    )
+
+    def __init__(
+        self,
+        config: Config,
+        provider: str,
+        operation: str,
+        model: str | None,
+        request: Mapping[str, Any] | None,
+        stream: bool,
+        data_residency: str | None,
+    ) -> None:
+        self.config = config
+        self.provider = provider
+        self.operation = operation
+        self.model = model
+        self.request: Mapping[str, Any] = request if request is not None else {}
+        self.stream = stream
+        self.data_residency = data_residency
+        #: Set by the model policy when it fills in a default output cap the user did not set:
+        #: the integration merges these keyword arguments into the request before sending.
+        self.request_overrides: dict[str, Any] | None = None
+        self.reservation: Reservation | None = None
+        # Scopes are captured at the start: a stream consumed after its `with track_cost()`
+        # block closed still belongs to the scope that made the request.
+        self.scopes: tuple[Any, ...] = scope_stack.get()
+        self.timestamp = datetime.now(timezone.utc)
+        self.started = time.perf_counter()
+        self._done = False
+        self._lock = threading.Lock()
+
+    def _claim(self) -> bool:
+        with self._lock:
+            if self._done:
+                return False
+            self._done = True
+            return True
+
+    @property
+    def done(self) -> bool:
+        """Whether the record of this call was already made (or the call was abandoned)."""
+        return self._done
+
+    def finish(
+        self,
+        usage: Usage | None,
+        *,
+        estimated: bool = False,
+        **meta: Any,
+    ) -> CostRecord | None:
+        """Record a call that returned. ``meta`` holds CostRecord fields such as
+        ``request_id``, ``response_id``, ``response_model``, ``service_tier``, ``batch``,
+        ``speed``, ``inference_geo``."""
+        if not self._claim():
+            return None
+        latency_ms = (time.perf_counter() - self.started) * 1000.0
+        with errors.internal_guard("recorder"):
+            return _record(self, usage or _EMPTY_USAGE, estimated, latency_ms, meta)
+        return None
+
+    def fail(
+        self,
+        exc: BaseException,
+        usage: Usage | None = None,
+        *,
+        estimated: bool = True,
+        **meta: Any,
+    ) -> CostRecord | None:
+        """Record a call that raised. It costs nothing unless tokens were already streamed
+        (``usage``), which are then priced as ``estimated`` unless the provider reported them."""
+        if not self._claim():
+            return None
+        latency_ms = (time.perf_counter() - self.started) * 1000.0
+        meta["status"] = "error"
+        meta["error_type"] = type(exc).__name__
+        with errors.internal_guard("recorder"):
+            return _record(
+                self,
+                usage or _EMPTY_USAGE,
+                estimated and usage is not None,
+                latency_ms,
+                meta,
+            )
+        return None
+
+    def abandon(self) -> None:
+        """Forget the call without a record (it was never sent) and release its reservation."""
+        if self._claim():
+            self._release()
+
+    def _release(self) -> None:
+        if self.reservation is not None:
+            with errors.internal_guard("budget.release"):
+                self.reservation.release()
+
+
+def start_call(
+    provider: str,
+    operation: str,
+    model: str | None,
+    *,
+    request: Mapping[str, Any] | None = None,
+    stream: bool = False,
+    data_residency: str | None = None,
+) -> Call:
+    """Open a call: capture scopes, apply the model policy and budgets before sending.
+
+    Raises:
+        BudgetExceeded: an enclosing budget (``on_exceed="raise"``) cannot cover the worst case.
+        PolicyViolation: the model or request breaks the configured policy.
+        UnknownModelError: the model has no price and ``unknown_model="raise"``.
+    """
+    config = ensure_configured()
+    call = Call(config, provider, operation, model, request, stream, data_residency)
+    budgets = budget_stack.get()
+    if budgets or config.policy is not None or config.unknown_model == "raise":
+        from llmcost import _budgets
+
+        # admit() raises the refusals above on purpose; its own internal errors are guarded
+        # inside it, so a broken estimator never blocks a call.
+        call.reservation = _budgets.admit(call, budgets, config)
+    return call
+
+
+def _current_trace_ids() -> tuple[str | None, str | None]:
+    # Only when the application already uses OpenTelemetry: never import it ourselves.
+    trace_module = sys.modules.get("opentelemetry.trace")
+    if trace_module is None:
+        return None, None
+    span_context = trace_module.get_current_span().get_span_context()
+    if not span_context.is_valid:
+        return None, None
+    return f"{span_context.trace_id:032x}", f"{span_context.span_id:016x}"
+
+
+def _price(
+    config: Config, call: Call, usage: Usage, meta: Mapping[str, Any]
+) -> tuple[Cost, str | None]:
+    from llmcost import pricing
+
+    model = call.model
+    response_model = meta.get("response_model")
+    options = {
+        "provider": call.provider,
+        "at": call.timestamp,
+        "batch": bool(meta.get("batch", False)),
+        "service_tier": meta.get("service_tier"),
+        "speed": meta.get("speed"),
+        "inference_geo": meta.get("inference_geo"),
+        "data_residency": meta.get("data_residency", call.data_residency),
+    }
+    # The model the provider reports is the most specific (a dated snapshot); fall back to the
+    # requested name, e.g. an Azure deployment alias the user declared.
+    priced = Cost.unpriced()
+    for name in (response_model, model):
+        if name:
+            priced = pricing.cost(name, usage, **options)
+            if priced.priced:
+                return priced, name
+    unknown = response_model or model
+    if unknown and config.unknown_model == "warn":
+        _warn_unknown_once(unknown, call.provider)
+    errors.count("records.unpriced")
+    return priced, unknown
+
+
+def _warn_unknown_once(model: str, provider: str) -> None:
+    key = f"{provider}:{model}"
+    with _warned_lock:
+        if key in _warned_unknown:
+            return
+        _warned_unknown.add(key)
+    logger.warning(
+        "llmcost has no price for model %r (provider %r): its calls are recorded with "
+        "total_cost_usd=None and priced=False; add it with configure(catalog=...)",
+        model,
+        provider,
+    )
+
+
+def _record(
+    call: Call,
+    usage: Usage,
+    estimated: bool,
+    latency_ms: float,
+    meta: dict[str, Any],
+) -> CostRecord:
+    config = call.config
+    try:
+        cost, _ = _price(config, call, usage, meta)
+        scopes = call.scopes
+        attribution: Attribution = scopes[-1].attribution if scopes else config.attribution
+        overrides = meta.pop("attribution", None)
+        if overrides is not None:
+            attribution = attribution.merged_with(**overrides)
+        trace_id, span_id = _current_trace_ids()
+        fields: dict[str, Any] = {
+            "request_id": None,
+            "response_id": None,
+            "response_model": None,
+            "service_tier": None,
+            "batch": False,
+            "speed": None,
+            "inference_geo": None,
+            "data_residency": call.data_residency,
+            "status": "ok",
+            "error_type": None,
+            "replayed": False,
+            **meta,
+            "record_id": str(uuid.uuid4()),
+            "timestamp": call.timestamp,
+            "provider": call.provider,
+            "operation": call.operation,
+            "model": call.model,
+            "priced_as": cost.priced_as,
+            "feature": attribution.feature,
+            "project": attribution.project,
+            "environment": attribution.environment,
+            "user_id": attribution.user_id,
+            "tags": dict(attribution.tags),
+            "input_tokens": usage.input_tokens,
+            "cache_read_tokens": usage.cache_read_tokens,
+            "cache_write_tokens": usage.cache_write_tokens,
+            "cache_write_1h_tokens": usage.cache_write_1h_tokens,
+            "output_tokens": usage.output_tokens,
+            "reasoning_tokens": usage.reasoning_tokens,
+            "input_audio_tokens": usage.input_audio_tokens,
+            "output_audio_tokens": usage.output_audio_tokens,
+            "web_search_requests": usage.web_search_requests,
+            "input_cost_usd": cost.input_cost_usd,
+            "cache_read_cost_usd": cost.cache_read_cost_usd,
+            "cache_write_cost_usd": cost.cache_write_cost_usd,
+            "output_cost_usd": cost.output_cost_usd,
+            "tool_cost_usd": cost.tool_cost_usd,
+            "total_cost_usd": cost.total_cost_usd,
+            "priced": cost.priced,
+            "estimated": estimated,
+            "latency_ms": latency_ms,
+            "stream": call.stream,
+            "catalog_version": cost.catalog_version,
+            "trace_id": trace_id,
+            "span_id": span_id,
+        }
+        for enricher in config.enrichers:
+            with errors.internal_guard("sink.enrich"):
+                enricher.enrich(fields)
+        # The fields come from validated Usage and Cost objects and our own code: skip a second
+        # validation pass on the hot path.
+        record = CostRecord.model_construct(**fields)
+    except BaseException:
+        # The record could not be made: free the budget reservation rather than leak it.
+        call._release()
+        raise
+    _deliver(call, record)
+    return record
+
+
+def _deliver(call: Call, record: CostRecord) -> None:
+    config = call.config
+    errors.count("records")
+    if call.reservation is not None:
+        with errors.internal_guard("budget.settle"):
+            call.reservation.settle(record)
+    for scope in call.scopes:
+        scope._add(record)
+    for listener in _listeners:
+        with errors.internal_guard("listener"):
+            listener(record)
+    watcher = config.anomaly_watcher
+    if watcher is not None:
+        with errors.internal_guard("anomaly"):
+            watcher.observe(record)
+    for sink in config.sinks:
+        try:
+            sink.emit(record)
+        except Exception as exc:  # noqa: BLE001 - one failing sink must not starve the others
+            errors.count("sink_errors")
+            errors.count(f"sink_errors.{type(sink).__name__}")
+            errors.report_internal_error(f"sink.{type(sink).__name__}", exc)
+
+
+_USAGE_FIELDS = frozenset(Usage.model_fields)
+_ATTRIBUTION_FIELDS = frozenset({"feature", "project", "environment", "user_id"})
+_META_FIELDS = frozenset(
+    {
+        "request_id",
+        "response_id",
+        "response_model",
+        "service_tier",
+        "batch",
+        "speed",
+        "inference_geo",
+        "data_residency",
+        "status",
+        "error_type",
+        "replayed",
+    }
+)
+
+
+def record_usage(
+    *,
+    provider: str,
+    model: str,
+    input_tokens: int = 0,
+    output_tokens: int = 0,
+    operation: str = "chat",
+    latency_ms: float | None = None,
+    stream: bool = False,
+    estimated: bool = False,
+    tags: Mapping[str, str] | None = None,
+    timestamp: datetime | None = None,
+    **usage_and_tags: Any,
+) -> CostRecord:
+    """Record a call llmcost did not see: any provider, any client, same recorder.
+
+    Keyword arguments that are :class:`~llmcost.Usage` fields (``cache_read_tokens``,
+    ``reasoning_tokens``, ...) are usage; ``feature``, ``project``, ``environment``,
+    ``user_id`` are attribution; ``request_id``, ``response_id``, ``response_model``,
+    ``service_tier``, ``batch``, ``speed``, ``inference_geo``, ``data_residency``, ``status``,
+    ``error_type`` are record fields; anything else becomes a free-form tag.
+
+    Raises:
+        ValueError: the usage is invalid (negative counts, parts larger than their whole).
+        UnknownModelError: the model has no price and ``unknown_model="raise"``.
+
+    Example:
+        >>> import llmcost
+        >>> record = llmcost.record_usage(provider="openai", model="gpt-4o-mini",
+        ...                               input_tokens=1000, output_tokens=200, feature="search")
+        >>> record.feature, record.total_cost_usd
+        ('search', Decimal('0.00027'))
+    """
+    usage_kwargs = {"input_tokens": input_tokens, "output_tokens": output_tokens}
+    attribution: dict[str, Any] = {}
+    meta: dict[str, Any] = {}
+    extra_tags: dict[str, str] = {}
+    for key, value in usage_and_tags.items():
+        if key in _USAGE_FIELDS:
+            usage_kwargs[key] = value
+        elif key in _ATTRIBUTION_FIELDS:
+            attribution[key] = value
+        elif key in _META_FIELDS:
+            meta[key] = value
+        else:
+            extra_tags[key] = value if isinstance(value, str) else str(value)
+    usage = Usage(**usage_kwargs)
+    if tags or extra_tags:
+        attribution["tags"] = {**(tags or {}), **extra_tags}
+    if attribution:
+        meta["attribution"] = attribution
+
+    config = ensure_configured()
+    call = Call(config, provider, operation, model, None, stream, meta.get("data_residency"))
+    if timestamp is not None:
+        if timestamp.tzinfo is None:
+            raise ValueError("record_usage(timestamp=...) must be timezone-aware")
+        call.timestamp = timestamp.astimezone(timezone.utc)
+    if config.unknown_model == "raise":
+        from llmcost import pricing
+
+        if not pricing.is_known(model, provider=provider):
+            raise errors.UnknownModelError(model, provider)
+    call._done = True
+    if latency_ms is None:
+        latency_ms = 0.0
+    # The manual path is not guarded: the caller asked for this record and should see errors.
+    return _record(call, usage, estimated, latency_ms, meta)
+
+
+def forget_warnings() -> None:
+    """Let the once-per-model unknown-model warning fire again (for tests)."""
+    with _warned_lock:
+        _warned_unknown.clear()
+
+
+def add_listener(listener: Callable[[CostRecord], object]) -> Callable[[], None]:
+    """Call ``listener(record)`` for every record from now on, whatever sinks are configured.
+
+    Returns:
+        A function that removes the listener.
+    """
+    global _listeners
+    with _listeners_lock:
+        _listeners = (*_listeners, listener)
+
+    def remove() -> None:
+        global _listeners
+        with _listeners_lock:
+            _listeners = tuple(item for item in _listeners if item is not listener)
+
+    return remove

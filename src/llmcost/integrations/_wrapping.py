@@ -1,0 +1,176 @@
+"""Patching machinery shared by every SDK integration.
+
+An integration describes *what* to patch as a list of :class:`Target` (module, ``Class.method``,
+wrapper); this module does the *how*: it waits for the SDK to be imported (a post-import hook,
+so ``instrument()`` never imports an SDK itself), checks the SDK version, applies each patch
+with wrapt, skips targets a given SDK version lacks, remembers every patch so
+:func:`unpatch_all` restores the originals, and makes all of it idempotent.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+from llmcost import errors
+
+__all__ = ["Integration", "Target", "instrument_integration", "unpatch_integration"]
+
+logger = logging.getLogger("llmcost")
+
+Wrapper = Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class Target:
+    """One method to patch: ``module`` holds ``path`` (``"Class.method"``)."""
+
+    module: str
+    path: str
+    wrapper: Wrapper
+
+
+@dataclass
+class Integration:
+    """One SDK: its import name, the versions llmcost supports, and how to list its targets.
+
+    ``targets`` is called only once the SDK is imported, so it may import SDK submodules.
+    """
+
+    name: str
+    distribution: str
+    min_version: tuple[int, ...]
+    max_version: tuple[int, ...]
+    targets: Callable[[], Sequence[Target]]
+    #: (owner, attribute, original) for every applied patch, in order.
+    applied: list[tuple[Any, str, Any]] = field(default_factory=list)
+    wanted: bool = False
+    hook_registered: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def patched(self) -> bool:
+        """Whether the SDK's methods are patched right now."""
+        return bool(self.applied)
+
+    @property
+    def supported_range(self) -> str:
+        """The supported versions as text, e.g. ``>=3.0, <4``."""
+        low = ".".join(map(str, self.min_version))
+        high = ".".join(map(str, self.max_version))
+        return f">={low}, <{high}"
+
+
+def _parse_version(text: str) -> tuple[int, ...]:
+    parts: list[int] = []
+    for piece in text.split("."):
+        digits = ""
+        for char in piece:
+            if not char.isdigit():
+                break
+            digits += char
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)
+
+
+def installed_version(integration: Integration) -> str | None:
+    """The installed SDK version, or None when the distribution is not installed."""
+    try:
+        return metadata.version(integration.distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def version_supported(integration: Integration, version: str | None) -> bool:
+    """Whether ``version`` falls in the integration's supported range (unknown: assume yes)."""
+    if version is None:
+        return True
+    parsed = _parse_version(version)
+    return integration.min_version <= parsed < integration.max_version
+
+
+def instrument_integration(integration: Integration) -> bool:
+    """Patch the SDK now if it is imported, else as soon as the application imports it.
+
+    Returns:
+        True when the SDK is installed (patched now or on import), False when it is not.
+    """
+    with integration.lock:
+        integration.wanted = True
+        if integration.hook_registered:
+            return True
+        if integration.name not in sys.modules and installed_version(integration) is None:
+            return False
+        integration.hook_registered = True
+    import wrapt
+
+    # wrapt fires the hook at once when the SDK is already imported, otherwise right after
+    # the application imports it. Hooks cannot be unregistered, so the hook checks `wanted`.
+    wrapt.register_post_import_hook(lambda _module: _apply(integration), integration.name)
+    return True
+
+
+def _apply(integration: Integration) -> None:
+    with integration.lock:
+        if not integration.wanted or integration.applied:
+            return
+        with errors.internal_guard(f"instrument.{integration.name}"):
+            version = installed_version(integration)
+            if not version_supported(integration, version):
+                logger.warning(
+                    "llmcost supports %s %s, but %s is installed: instrumenting anyway; "
+                    "report problems with this version",
+                    integration.distribution,
+                    integration.supported_range,
+                    version,
+                )
+            for target in integration.targets():
+                _patch_target(integration, target)
+            logger.debug(
+                "llmcost instrumented %s %s (%d methods)",
+                integration.name,
+                version,
+                len(integration.applied),
+            )
+
+
+def _patch_target(integration: Integration, target: Target) -> None:
+    import wrapt
+
+    try:
+        module = importlib.import_module(target.module)
+    except ImportError:
+        logger.debug("llmcost: %s has no module %s; skipped", integration.name, target.module)
+        return
+    class_name, _, method_name = target.path.rpartition(".")
+    owner = module
+    for part in class_name.split(".") if class_name else ():
+        owner = getattr(owner, part, None)
+        if owner is None:
+            logger.debug("llmcost: %s.%s is missing; skipped", target.module, target.path)
+            return
+    original = vars(owner).get(method_name) if isinstance(owner, type) else None
+    if original is None:
+        original = getattr(owner, method_name, None)
+    if original is None:
+        logger.debug("llmcost: %s.%s is missing; skipped", target.module, target.path)
+        return
+    wrapt.wrap_function_wrapper(owner, method_name, target.wrapper)
+    integration.applied.append((owner, method_name, original))
+
+
+def unpatch_integration(integration: Integration) -> None:
+    """Restore every original method this integration patched (newest first)."""
+    with integration.lock:
+        integration.wanted = False
+        while integration.applied:
+            owner, name, original = integration.applied.pop()
+            setattr(owner, name, original)

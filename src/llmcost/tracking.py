@@ -1,0 +1,298 @@
+"""Attribution scopes: :func:`track_cost` and :func:`bind_context`.
+
+A scope does two things for every call made inside it: it tags the call's record (feature,
+project, environment, user, free-form tags; inner scopes win, outer ones are inherited), and
+it accumulates the record, so ``scope.total_cost_usd`` is the cost of a whole workflow. Every
+enclosing scope sees every record made inside it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import threading
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from llmcost._context import Attribution, scope_stack, state
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from llmcost.types import CostRecord
+
+__all__ = ["CostScope", "bind_context", "track_cost"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
+
+_ZERO = Decimal(0)
+
+
+class CostScope:
+    """An open attribution scope and the running totals of the records made inside it.
+
+    Get one from :func:`track_cost`. Totals are exact Decimals; records whose model has no
+    price add to ``unpriced_calls`` and never to ``total_cost_usd``.
+
+    Example:
+        >>> import llmcost
+        >>> with llmcost.track_cost(feature="report") as scope:
+        ...     _ = llmcost.record_usage(provider="openai", model="gpt-4o",
+        ...                              input_tokens=1000, output_tokens=100)
+        >>> scope.calls, scope.total_cost_usd
+        (1, Decimal('0.0035'))
+    """
+
+    def __init__(
+        self,
+        feature: str | None = None,
+        *,
+        project: str | None = None,
+        environment: str | None = None,
+        user_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        self.feature = feature
+        self.project = project
+        self.environment = environment
+        self.user_id = user_id
+        self.tags: dict[str, str] = {k: str(v) for k, v in (tags or {}).items()}
+        #: The merged attribution in force inside this scope; set when the scope is entered.
+        self.attribution: Attribution = Attribution()
+        self.records: list[CostRecord] = []
+        self.total_cost_usd: Decimal = _ZERO
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.cache_read_tokens = 0
+        self.unpriced_calls = 0
+        self._lock = threading.Lock()
+        self._tokens: list[contextvars.Token[tuple[Any, ...]]] = []
+
+    def __repr__(self) -> str:
+        return (
+            f"CostScope(feature={self.feature!r}, calls={self.calls}, "
+            f"total_cost_usd={self.total_cost_usd})"
+        )
+
+    @property
+    def calls(self) -> int:
+        """How many records were made inside this scope."""
+        return len(self.records)
+
+    def _fresh(self) -> CostScope:
+        """A new, empty scope with the same tags (each decorated call gets its own)."""
+        return CostScope(
+            self.feature,
+            project=self.project,
+            environment=self.environment,
+            user_id=self.user_id,
+            tags=self.tags,
+        )
+
+    def _add(self, record: CostRecord) -> None:
+        # Called by the recorder for every record made while this scope is open, possibly from
+        # several threads that carried the context across: hence the lock.
+        with self._lock:
+            self.records.append(record)
+            self.input_tokens += record.input_tokens
+            self.output_tokens += record.output_tokens
+            self.cache_read_tokens += record.cache_read_tokens
+            if record.total_cost_usd is None:
+                self.unpriced_calls += 1
+            else:
+                self.total_cost_usd += record.total_cost_usd
+
+    # -- context manager ----------------------------------------------------------------------
+
+    def _push(self) -> None:
+        stack = scope_stack.get()
+        if stack:
+            parent = stack[-1].attribution
+        else:
+            config = state.config
+            parent = config.attribution if config is not None else Attribution()
+        self.attribution = parent.merged_with(
+            feature=self.feature,
+            project=self.project,
+            environment=self.environment,
+            user_id=self.user_id,
+            tags=self.tags,
+        )
+        self._tokens.append(scope_stack.set((*stack, self)))
+
+    def _pop(self) -> None:
+        scope_stack.reset(self._tokens.pop())
+
+    def __enter__(self) -> CostScope:
+        self._push()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._pop()
+
+    async def __aenter__(self) -> CostScope:
+        self._push()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._pop()
+
+    # -- decorator -----------------------------------------------------------------------------
+
+    def __call__(self, func: F) -> F:
+        """Decorate a function, coroutine function, generator or async generator.
+
+        Each invocation runs in a fresh scope with these tags. For generators the scope is
+        open only while the generator's own code runs, not while its consumer does.
+        """
+        if inspect.isasyncgenfunction(func):
+            return cast(F, self._wrap_async_generator(func))
+        if inspect.isgeneratorfunction(func):
+            return cast(F, self._wrap_generator(func))
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def run_async(*args: Any, **kwargs: Any) -> Any:
+                async with self._fresh():
+                    return await func(*args, **kwargs)
+
+            return cast(F, run_async)
+
+        @functools.wraps(func)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with self._fresh():
+                return func(*args, **kwargs)
+
+        return cast(F, run)
+
+    def _wrap_generator(
+        self, func: Callable[..., Generator[Any, Any, Any]]
+    ) -> Callable[..., Generator[Any, Any, Any]]:
+        @functools.wraps(func)
+        def run(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+            scope = self._fresh()
+            with scope:
+                gen = func(*args, **kwargs)
+            value: Any = None
+            thrown: BaseException | None = None
+            while True:
+                with scope:
+                    try:
+                        item = gen.throw(thrown) if thrown is not None else gen.send(value)
+                    except StopIteration as stop:
+                        return stop.value
+                thrown = None
+                try:
+                    value = yield item
+                except GeneratorExit:
+                    with scope:
+                        gen.close()
+                    raise
+                except BaseException as exc:  # noqa: BLE001 - forwarded into the generator
+                    thrown = exc
+
+        return run
+
+    def _wrap_async_generator(
+        self, func: Callable[..., AsyncGenerator[Any, Any]]
+    ) -> Callable[..., AsyncGenerator[Any, Any]]:
+        @functools.wraps(func)
+        async def run(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
+            scope = self._fresh()
+            with scope:
+                agen = func(*args, **kwargs)
+            value: Any = None
+            thrown: BaseException | None = None
+            while True:
+                with scope:
+                    try:
+                        if thrown is not None:
+                            item = await agen.athrow(thrown)
+                        else:
+                            item = await agen.asend(value)
+                    except StopAsyncIteration:
+                        return
+                thrown = None
+                try:
+                    value = yield item
+                except GeneratorExit:
+                    with scope:
+                        await agen.aclose()
+                    raise
+                except BaseException as exc:  # noqa: BLE001 - forwarded into the generator
+                    thrown = exc
+
+        return run
+
+
+def track_cost(
+    feature: str | None = None,
+    *,
+    project: str | None = None,
+    environment: str | None = None,
+    user_id: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    **more_tags: Any,
+) -> CostScope:
+    """Attribute every LLM call made inside to a feature, project, environment, user and tags.
+
+    Works as a decorator (functions, async functions, generators, async generators) and as a
+    context manager (``with`` and ``async with``) that yields the :class:`CostScope`. Extra
+    keyword arguments become tags. Scopes nest: inner values win, outer ones are inherited.
+
+    Example:
+        >>> import llmcost
+        >>> @llmcost.track_cost(feature="support_chat", tier="pro")
+        ... def answer(question): ...
+        >>> with llmcost.track_cost(feature="report") as scope:
+        ...     pass
+        >>> scope.total_cost_usd
+        Decimal('0')
+    """
+    merged_tags = {**(tags or {}), **more_tags}
+    return CostScope(
+        feature,
+        project=project,
+        environment=environment,
+        user_id=user_id,
+        tags={k: v if isinstance(v, str) else str(v) for k, v in merged_tags.items()},
+    )
+
+
+def bind_context(func: Callable[..., R]) -> Callable[..., R]:
+    """Carry the caller's scopes and budgets into another thread or an executor.
+
+    contextvars do not cross threads on their own: a function submitted to a thread pool runs
+    without the caller's ``track_cost`` tags or budgets. Wrap it with ``bind_context`` where it
+    is submitted; the copy of the context is taken then.
+
+    Example:
+        >>> from concurrent.futures import ThreadPoolExecutor
+        >>> import llmcost
+        >>> with llmcost.track_cost(feature="batch"), ThreadPoolExecutor() as pool:
+        ...     future = pool.submit(llmcost.bind_context(lambda: 42))
+        >>> future.result()
+        42
+    """
+    context = contextvars.copy_context()
+
+    @functools.wraps(func)
+    def run_in_context(*args: Any, **kwargs: Any) -> R:
+        # A Context can only be entered by one thread at a time; copy per call so the same
+        # bound function may run concurrently in several workers.
+        return context.copy().run(func, *args, **kwargs)
+
+    return run_in_context

@@ -1,0 +1,318 @@
+"""The recorder: the one choke point from usage to a priced, attributed record in the sinks."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+import llmcost
+from llmcost import _context, _recorder, errors
+from llmcost.sinks import CallbackSink, MemorySink
+from llmcost.types import CostRecord, Usage
+
+
+def test_record_usage_prices_and_fills_every_field(memory_sink: MemorySink) -> None:
+    """The manual path returns a priced record and hands the same record to the sinks."""
+    record = llmcost.record_usage(
+        provider="openai",
+        model="gpt-4o",
+        input_tokens=1000,
+        output_tokens=100,
+        cache_read_tokens=400,
+        feature="search",
+        request_id="req_1",
+        customer="acme",
+    )
+    assert memory_sink.records == [record]
+    assert record.priced is True
+    assert record.priced_as is not None
+    assert record.catalog_version
+    assert record.feature == "search"
+    assert record.request_id == "req_1"
+    assert record.tags == {"customer": "acme"}
+    assert (record.input_tokens, record.cache_read_tokens, record.output_tokens) == (1000, 400, 100)
+    parts = [
+        record.input_cost_usd,
+        record.cache_read_cost_usd,
+        record.cache_write_cost_usd,
+        record.output_cost_usd,
+        record.tool_cost_usd,
+    ]
+    assert all(isinstance(part, Decimal) for part in parts)
+    assert record.total_cost_usd == sum(parts, Decimal(0))
+    assert record.timestamp.tzinfo is not None
+    assert record.status == "ok"
+
+
+def test_record_usage_rejects_bad_usage_and_records_nothing(memory_sink: MemorySink) -> None:
+    """Negative counts or parts larger than the whole: a clear error and no record."""
+    with pytest.raises(ValueError, match="input_tokens"):
+        llmcost.record_usage(provider="openai", model="gpt-4o", input_tokens=-5)
+    with pytest.raises(ValueError, match="cache_read_tokens"):
+        llmcost.record_usage(
+            provider="openai", model="gpt-4o", input_tokens=5, cache_read_tokens=6
+        )
+    assert memory_sink.records == []
+
+
+def test_record_usage_timestamp_must_be_aware(memory_sink: MemorySink) -> None:
+    """A naive timestamp is refused; an aware one is kept (in UTC)."""
+    with pytest.raises(ValueError, match="timezone-aware"):
+        llmcost.record_usage(provider="openai", model="gpt-4o", timestamp=datetime(2026, 1, 1))
+    when = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    record = llmcost.record_usage(provider="openai", model="gpt-4o", timestamp=when)
+    assert record.timestamp == when
+
+
+def test_unknown_model_warns_once_and_is_never_zero(
+    memory_sink: MemorySink, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Default policy: one warning per model name, cost None and priced False, never $0."""
+    with caplog.at_level(logging.WARNING, logger="llmcost"):
+        first = llmcost.record_usage(provider="acme", model="mystery-1", input_tokens=10)
+        llmcost.record_usage(provider="acme", model="mystery-1", input_tokens=10)
+        llmcost.record_usage(provider="acme", model="mystery-2", input_tokens=10)
+    assert first.priced is False
+    assert first.total_cost_usd is None
+    assert first.input_cost_usd is None
+    warnings = [r.getMessage() for r in caplog.records if "no price" in r.getMessage()]
+    assert len(warnings) == 2
+    assert "mystery-1" in warnings[0]
+    assert llmcost.stats()["records.unpriced"] == 3
+
+
+def test_unknown_model_raise_policy() -> None:
+    """unknown_model='raise' refuses with UnknownModelError naming the model."""
+    sink = MemorySink()
+    llmcost.configure(sinks=[sink], unknown_model="raise")
+    with pytest.raises(llmcost.UnknownModelError, match="mystery-1"):
+        llmcost.record_usage(provider="acme", model="mystery-1", input_tokens=10)
+    assert sink.records == []
+
+
+def test_unknown_model_raise_refuses_before_the_call_is_sent() -> None:
+    """For instrumented calls the refusal comes at start_call, before anything is sent."""
+    llmcost.configure(unknown_model="raise")
+    with pytest.raises(llmcost.UnknownModelError):
+        _recorder.start_call("acme", "chat", "mystery-1")
+    call = _recorder.start_call("openai", "chat", "gpt-4o")
+    assert call.finish(Usage(input_tokens=1)) is not None
+
+
+def test_unknown_model_ignore_policy(
+    memory_sink: MemorySink, caplog: pytest.LogCaptureFixture
+) -> None:
+    """unknown_model='ignore' records unpriced without a warning."""
+    llmcost.configure(sinks=[memory_sink], unknown_model="ignore")
+    with caplog.at_level(logging.WARNING, logger="llmcost"):
+        record = llmcost.record_usage(provider="acme", model="mystery-1", input_tokens=10)
+    assert record.total_cost_usd is None
+    assert not caplog.records
+
+
+def test_configure_rejects_bad_options() -> None:
+    """Misspelt policies and non-sinks are refused with the bad value named."""
+    with pytest.raises(ValueError, match="'sometimes'"):
+        llmcost.configure(unknown_model="sometimes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="'always'"):
+        llmcost.configure(stream_usage="always")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="emit"):
+        llmcost.configure(sinks=[object()])  # type: ignore[list-item]
+
+
+def test_response_model_is_priced_before_the_requested_name(memory_sink: MemorySink) -> None:
+    """A deployment alias is requested, the provider reports the real model: price that."""
+    call = _recorder.start_call("openai", "chat", "my-azure-deployment")
+    record = call.finish(
+        Usage(input_tokens=1_000_000), response_model="gpt-4o-mini-2024-07-18", request_id="r"
+    )
+    assert record is not None
+    assert record.priced is True
+    assert record.model == "my-azure-deployment"
+    assert record.response_model == "gpt-4o-mini-2024-07-18"
+    assert record.total_cost_usd == Decimal("0.15")
+
+
+def test_a_call_is_recorded_once(memory_sink: MemorySink) -> None:
+    """finish/fail after the first record are no-ops (a stream closed twice, say)."""
+    call = _recorder.start_call("openai", "chat", "gpt-4o", stream=True)
+    assert call.finish(Usage(input_tokens=10, output_tokens=1)) is not None
+    assert call.finish(Usage(input_tokens=10, output_tokens=1)) is None
+    assert call.fail(RuntimeError("late")) is None
+    assert len(memory_sink.records) == 1
+    assert memory_sink.records[0].stream is True
+
+
+def test_failed_call_costs_nothing_without_streamed_tokens(memory_sink: MemorySink) -> None:
+    """A call that raised is recorded as an error with a $0 cost, not estimated."""
+    call = _recorder.start_call("openai", "chat", "gpt-4o")
+    record = call.fail(TimeoutError("slow"))
+    assert record is not None
+    assert (record.status, record.error_type) == ("error", "TimeoutError")
+    assert record.total_cost_usd == Decimal(0)
+    assert record.estimated is False
+
+
+def test_failed_stream_prices_what_was_streamed_as_estimated(memory_sink: MemorySink) -> None:
+    """Tokens streamed before a failure are priced and flagged estimated."""
+    call = _recorder.start_call("openai", "chat", "gpt-4o", stream=True)
+    record = call.fail(ConnectionError("reset"), Usage(input_tokens=1000, output_tokens=100))
+    assert record is not None
+    assert record.status == "error"
+    assert record.estimated is True
+    assert record.total_cost_usd == Decimal("0.0035")
+
+
+def test_scopes_are_captured_when_the_call_starts(memory_sink: MemorySink) -> None:
+    """A stream consumed after its scope closed still belongs to that scope."""
+    with llmcost.track_cost(feature="streaming") as scope:
+        call = _recorder.start_call("openai", "chat", "gpt-4o", stream=True)
+    record = call.finish(Usage(input_tokens=10))
+    assert record is not None
+    assert record.feature == "streaming"
+    assert scope.calls == 1
+
+
+def test_a_raising_sink_is_isolated(
+    swallow_internal_errors: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One sink raising does not stop the others; the failure is counted and logged once."""
+
+    def explode(record: CostRecord) -> None:
+        raise OSError("disk full")
+
+    good = MemorySink()
+    llmcost.configure(sinks=[CallbackSink(explode), good])
+    with caplog.at_level(logging.ERROR, logger="llmcost"):
+        for _ in range(3):
+            llmcost.record_usage(provider="openai", model="gpt-4o", input_tokens=1)
+    assert len(good.records) == 3
+    assert llmcost.stats()["sink_errors"] == 3
+    assert len([r for r in caplog.records if "internal error" in r.getMessage()]) == 1
+
+
+def test_internal_errors_never_reach_the_user(
+    swallow_internal_errors: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Break pricing on purpose: finishing a call swallows, counts and returns None."""
+    from llmcost import pricing
+
+    def broken_cost(*args: Any, **kwargs: Any) -> Any:
+        raise ZeroDivisionError("pricing bug")
+
+    monkeypatch.setattr(pricing, "cost", broken_cost)
+    llmcost.configure()
+    call = _recorder.start_call("openai", "chat", "gpt-4o")
+    assert call.finish(Usage(input_tokens=1)) is None
+    assert llmcost.stats()["internal_errors.recorder"] == 1
+
+
+def test_internal_errors_fail_the_test_suite(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under the suite (RAISE_INTERNAL_ERRORS) the same bug surfaces as an exception."""
+    from llmcost import pricing
+
+    def broken_cost(*args: Any, **kwargs: Any) -> Any:
+        raise ZeroDivisionError("pricing bug")
+
+    monkeypatch.setattr(pricing, "cost", broken_cost)
+    call = _recorder.start_call("openai", "chat", "gpt-4o")
+    with pytest.raises(ZeroDivisionError):
+        call.finish(Usage(input_tokens=1))
+
+
+def test_disabled_mode_switches_wrappers_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """LLMCOST_DISABLED=1 leaves llmcost configured but inactive: wrappers pass through."""
+    monkeypatch.setenv("LLMCOST_DISABLED", "1")
+    llmcost.configure()
+    assert llmcost.is_configured()
+    assert _context.state.active is False
+    monkeypatch.delenv("LLMCOST_DISABLED")
+    llmcost.configure()
+    assert _context.state.active is True
+
+
+def test_listeners_see_every_record_whatever_the_sinks() -> None:
+    """add_listener sees records even with no sinks configured; remove() stops it."""
+    seen: list[CostRecord] = []
+    remove = _recorder.add_listener(seen.append)
+    try:
+        llmcost.record_usage(provider="openai", model="gpt-4o", input_tokens=1)
+    finally:
+        remove()
+    llmcost.record_usage(provider="openai", model="gpt-4o", input_tokens=1)
+    assert len(seen) == 1
+
+
+def test_enrich_hook_runs_before_the_record_is_frozen() -> None:
+    """A sink with enrich(fields) may set fields (trace ids) before the record is built."""
+
+    class Enricher(MemorySink):
+        def enrich(self, fields: dict[str, Any]) -> None:
+            fields["trace_id"] = "a" * 32
+            fields["span_id"] = "b" * 16
+
+    sink = Enricher()
+    llmcost.configure(sinks=[sink])
+    record = llmcost.record_usage(provider="openai", model="gpt-4o", input_tokens=1)
+    assert (record.trace_id, record.span_id) == ("a" * 32, "b" * 16)
+    assert sink.records == [record]
+
+
+def test_current_otel_span_ids_are_captured(memory_sink: MemorySink) -> None:
+    """When the application traces with OpenTelemetry, records carry the current span's ids."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("handler") as span:
+        record = llmcost.record_usage(provider="openai", model="gpt-4o", input_tokens=1)
+    context = span.get_span_context()
+    assert record.trace_id == f"{context.trace_id:032x}"
+    assert record.span_id == f"{context.span_id:016x}"
+
+
+def test_flush_and_shutdown() -> None:
+    """flush() asks each sink; shutdown() closes them and switches llmcost off."""
+    closed: list[str] = []
+
+    class Tracking(MemorySink):
+        def close(self) -> None:
+            closed.append("closed")
+
+    llmcost.configure(sinks=[Tracking()])
+    assert llmcost.flush(timeout=1) is True
+    llmcost.shutdown()
+    assert closed == ["closed"]
+    assert not llmcost.is_configured()
+    assert llmcost.flush() is True
+
+
+def test_reconfigure_closes_sinks_no_longer_used() -> None:
+    """configure() again closes the sinks it drops, keeps the ones it reuses."""
+    closed: list[str] = []
+
+    class Named(MemorySink):
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+
+        def close(self) -> None:
+            closed.append(self.name)
+
+    kept, dropped = Named("kept"), Named("dropped")
+    llmcost.configure(sinks=[kept, dropped])
+    llmcost.configure(sinks=[kept])
+    assert closed == ["dropped"]
+
+
+def test_stats_count_records() -> None:
+    """stats() counts the records made."""
+    llmcost.configure()
+    for _ in range(4):
+        llmcost.record_usage(provider="openai", model="gpt-4o", input_tokens=1)
+    assert llmcost.stats()["records"] == 4
+    errors.reset_stats()
+    assert llmcost.stats().get("records", 0) == 0
