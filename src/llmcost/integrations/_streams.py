@@ -38,7 +38,7 @@ class StreamObserver(Protocol):
 def _observe(observer: StreamObserver, item: Any) -> bool:
     try:
         return observer.on_item(item)
-    except Exception as exc:  # noqa: BLE001 - never break the user's loop
+    except Exception as exc:
         errors.report_internal_error("stream.item", exc)
         return True
 
@@ -55,11 +55,11 @@ class _StreamEnd:
         self._self_ended = True
         try:
             self._self_observer.on_end(error, completed)
-        except Exception as exc:  # noqa: BLE001 - never break the user's loop
+        except Exception as exc:
             errors.report_internal_error("stream.end", exc)
 
 
-class RecordingStream(_StreamEnd, wrapt.BaseObjectProxy):  # type: ignore[misc]
+class RecordingStream(_StreamEnd, wrapt.BaseObjectProxy[Any]):
     """A synchronous stream proxy (OpenAI ``Stream``, Anthropic ``Stream``/``MessageStream``)."""
 
     def __init__(self, wrapped: Any, observer: StreamObserver) -> None:
@@ -106,7 +106,7 @@ class RecordingStream(_StreamEnd, wrapt.BaseObjectProxy):  # type: ignore[misc]
             self._self_end(None, False)
 
 
-class AsyncRecordingStream(_StreamEnd, wrapt.BaseObjectProxy):  # type: ignore[misc]
+class AsyncRecordingStream(_StreamEnd, wrapt.BaseObjectProxy[Any]):
     """An asynchronous stream proxy (OpenAI ``AsyncStream``, Anthropic ``AsyncStream``)."""
 
     def __init__(self, wrapped: Any, observer: StreamObserver) -> None:

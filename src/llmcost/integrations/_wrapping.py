@@ -105,8 +105,14 @@ def instrument_integration(integration: Integration) -> bool:
     """
     with integration.lock:
         integration.wanted = True
-        if integration.hook_registered:
-            return True
+        reapply = integration.hook_registered and integration.name in sys.modules
+        registered = integration.hook_registered
+    if registered:
+        # The post-import hook fired once already: after uninstrument(), patch again here.
+        if reapply:
+            _apply(integration)
+        return True
+    with integration.lock:
         if integration.name not in sys.modules and installed_version(integration) is None:
             return False
         integration.hook_registered = True
@@ -151,12 +157,14 @@ def _patch_target(integration: Integration, target: Target) -> None:
         logger.debug("llmcost: %s has no module %s; skipped", integration.name, target.module)
         return
     class_name, _, method_name = target.path.rpartition(".")
-    owner = module
+    owner: Any = module
     for part in class_name.split(".") if class_name else ():
         owner = getattr(owner, part, None)
         if owner is None:
             logger.debug("llmcost: %s.%s is missing; skipped", target.module, target.path)
             return
+    # Read the class's own __dict__ so a method inherited from a base class is restored as
+    # "not defined here" rather than copied onto the subclass.
     original = vars(owner).get(method_name) if isinstance(owner, type) else None
     if original is None:
         original = getattr(owner, method_name, None)

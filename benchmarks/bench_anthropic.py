@@ -1,0 +1,190 @@
+"""Overhead of the Anthropic instrumentation, through the real SDK and a mock transport.
+
+Targets (issue 5): non-streamed ``messages.create`` instrumented / bare <= 1.03; extra cost
+per streamed event <= 2 µs. Run: ``python benchmarks/bench_anthropic.py``.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import anthropic
+import httpx2
+
+import llmcost
+from llmcost._recorder import start_call
+from llmcost.integrations._streams import RecordingStream
+from llmcost.integrations.anthropic import INTEGRATION, _StreamRecorder
+from llmcost.testing import FakeAnthropicTransport
+
+ASK: dict[str, Any] = {
+    "model": "claude-sonnet-4-6",
+    "max_tokens": 100,
+    "messages": [{"role": "user", "content": "What is four plus five?"}],
+}
+STREAM_WORDS = 1000
+
+
+def _client() -> anthropic.Anthropic:
+    # A fixed, pre-encoded body: the benchmark measures the SDK and llmcost, not the fake.
+    body = json.dumps(
+        {
+            "id": "msg_bench",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-sonnet-4-6",
+            "content": [{"type": "text", "text": "Four plus five equals nine."}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": 19,
+                "cache_read_input_tokens": 1000,
+                "cache_creation_input_tokens": 0,
+                "output_tokens": 9,
+                "service_tier": "standard",
+            },
+        }
+    ).encode()
+    headers = {"content-type": "application/json", "request-id": "req_bench"}
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, headers=headers, content=body)
+
+    return anthropic.Anthropic(
+        api_key="sk-ant-bench",
+        base_url="https://api.anthropic.com",
+        max_retries=0,
+        http_client=httpx2.Client(transport=httpx2.MockTransport(handler)),
+    )
+
+
+def _median_per_call(fn: Callable[[], object], calls: int, rounds: int) -> float:
+    samples = []
+    for _ in range(rounds):
+        gc.collect()
+        started = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        samples.append((time.perf_counter() - started) / calls)
+    return statistics.median(samples)
+
+
+def _instrument() -> None:
+    llmcost.configure(sinks=[llmcost.sinks.MemorySink(max_records=1000)])
+    llmcost.instrument("anthropic")
+    assert INTEGRATION.patched
+
+
+def bench_create(calls: int = 200, rounds: int = 7) -> tuple[float, float]:
+    client = _client()
+
+    def call() -> object:
+        return client.messages.create(**ASK)
+
+    for _ in range(200):  # warm up both paths
+        call()
+    bare: list[float] = []
+    instrumented: list[float] = []
+    for _ in range(3):  # alternate to spread machine noise over both sides
+        llmcost.uninstrument()
+        bare.append(_median_per_call(call, calls, rounds))
+        _instrument()
+        instrumented.append(_median_per_call(call, calls, rounds))
+    llmcost.uninstrument()
+    return statistics.median(bare), statistics.median(instrumented)
+
+
+class _Events:
+    """A replayable iterator of real SDK event objects (no HTTP, no SSE decoding)."""
+
+    def __init__(self, events: list[Any]) -> None:
+        self._it = iter(events)
+        self.response = None
+
+    def __next__(self) -> Any:
+        return next(self._it)
+
+    def __iter__(self) -> _Events:
+        return self
+
+    def close(self) -> None:
+        pass
+
+
+def bench_stream_events(rounds: int = 15) -> tuple[float, float, int]:
+    transport = FakeAnthropicTransport(
+        text=" ".join(["word"] * STREAM_WORDS), usage={"input_tokens": 50, "output_tokens": 2000}
+    )
+    client = anthropic.Anthropic(
+        api_key="sk-ant-bench",
+        max_retries=0,
+        http_client=httpx2.Client(transport=transport),
+    )
+    llmcost.uninstrument()
+    events = list(client.messages.create(**ASK, stream=True))
+    _instrument()
+
+    def bare() -> None:
+        for _ in _Events(events):
+            pass
+
+    def recorded() -> None:
+        call = start_call("anthropic", "messages", ASK["model"], request=ASK, stream=True)
+        stream = _Events(events)
+        for _ in RecordingStream(stream, _StreamRecorder(call, stream, None)):
+            pass
+
+    per_bare = _median_per_call(bare, 5, rounds) / len(events)
+    per_recorded = _median_per_call(recorded, 5, rounds) / len(events)
+    return per_bare, per_recorded, len(events)
+
+
+def bench_stream_sdk(rounds: int = 5) -> tuple[float, float, int]:
+    """End to end: the SDK's own SSE decoding plus the proxy, per event."""
+    transport = FakeAnthropicTransport(
+        text=" ".join(["word"] * STREAM_WORDS), usage={"input_tokens": 50, "output_tokens": 2000}
+    )
+    client = anthropic.Anthropic(
+        api_key="sk-ant-bench", max_retries=0, http_client=httpx2.Client(transport=transport)
+    )
+
+    def consume() -> None:
+        for _ in client.messages.create(**ASK, stream=True):
+            pass
+
+    llmcost.uninstrument()
+    count = sum(1 for _ in client.messages.create(**ASK, stream=True))
+    bare = _median_per_call(consume, 1, rounds) / count
+    _instrument()
+    recorded = _median_per_call(consume, 1, rounds) / count
+    llmcost.uninstrument()
+    return bare, recorded, count
+
+
+def main() -> None:
+    bare, instrumented = bench_create()
+    print("messages.create (non-streamed, mock transport)")
+    print(f"  bare          {bare * 1e6:9.1f} µs/call")
+    print(f"  instrumented  {instrumented * 1e6:9.1f} µs/call")
+    print(f"  ratio         {instrumented / bare:9.3f}   (target <= 1.03)")
+    per_bare, per_recorded, count = bench_stream_events()
+    print(f"stream proxy + usage observer, {count} events")
+    print(f"  bare iteration      {per_bare * 1e9:7.0f} ns/event")
+    print(f"  recorded iteration  {per_recorded * 1e9:7.0f} ns/event")
+    print(
+        f"  extra               {(per_recorded - per_bare) * 1e9:7.0f} ns/event   (target <= 2000)"
+    )
+    sdk_bare, sdk_recorded, sdk_count = bench_stream_sdk()
+    print(f"streamed messages.create through the SDK, {sdk_count} events")
+    print(f"  bare          {sdk_bare * 1e6:7.2f} µs/event")
+    print(f"  instrumented  {sdk_recorded * 1e6:7.2f} µs/event")
+    print(f"  extra         {(sdk_recorded - sdk_bare) * 1e9:7.0f} ns/event")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,485 @@
+"""Instrumentation of the official ``anthropic`` SDK (2.x): one CostRecord per billed call.
+
+Patched, sync and async: ``messages.create`` (plain and ``stream=True``), ``messages.stream()``
+and ``messages.parse``, the same under ``beta.messages``, and the copies of the beta methods
+that the Bedrock and Vertex clients keep on their own resource classes (their top-level
+``messages`` are the first-party classes, so they are covered by the first patch).
+``messages.count_tokens`` is free and is deliberately not patched: it is never recorded.
+
+Each SDK method reaches the HTTP layer on its own (``stream()`` and ``parse()`` call the
+client's ``_post`` directly, not ``create``), so each patched call makes exactly one record.
+
+Streams: ``create(stream=True)`` returns the SDK ``Stream`` inside a recording proxy. The
+``stream()`` helper's ``MessageStream`` reads its raw ``Stream`` internally (``text_stream``,
+``get_final_message``, ``until_done`` all go through it), so the proxy is put *under* the
+helper, in place of its raw stream: every event passes through it whatever helper the user
+calls, and the user keeps the SDK's own ``MessageStream`` object untouched.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import wrapt
+
+from llmcost import errors
+from llmcost._context import state
+from llmcost._recorder import Call, start_call
+from llmcost.integrations._anthropic_usage import (
+    MalformedUsage,
+    StreamUsage,
+    message_meta,
+)
+from llmcost.integrations._streams import AsyncRecordingStream, RecordingStream
+from llmcost.integrations._wrapping import Integration, Target
+from llmcost.types import Usage
+
+__all__ = ["INTEGRATION", "REPLAYED_HEADER", "SUPPORTED_VERSIONS"]
+
+logger = logging.getLogger("llmcost")
+
+PROVIDER = "anthropic"
+OPERATION = "messages"
+#: Response header the llmcost fake transports set: the record is marked ``replayed``.
+REPLAYED_HEADER = "x-llmcost-replayed"
+#: The ``anthropic`` versions this integration is written for: ``>=2.0, <3``.
+SUPPORTED_VERSIONS = ((2, 0), (3,))
+
+_USAGE_KIND = "anthropic.usage"
+_EMPTY = Usage()
+
+
+# --- small readers -------------------------------------------------------------------------
+
+
+def _model(kwargs: dict[str, Any]) -> str | None:
+    model = kwargs.get("model")
+    return model if isinstance(model, str) else None
+
+
+def _client_replays(instance: Any) -> bool:
+    # A parsed Message carries no HTTP headers, so a non-streamed call cannot read the
+    # replay header: the llmcost fake transports also mark themselves, and that is read here.
+    http_client = getattr(getattr(instance, "_client", None), "_client", None)
+    transport = getattr(http_client, "_transport", None)
+    return getattr(transport, "llmcost_replayed", False) is True
+
+
+def _header_meta(response: Any, instance: Any) -> dict[str, Any]:
+    headers = getattr(response, "headers", None)
+    request_id = None
+    replayed = False
+    if headers is not None:
+        request_id = headers.get("request-id")
+        replayed = headers.get(REPLAYED_HEADER) == "1"
+    return {"request_id": request_id, "replayed": replayed or _client_replays(instance)}
+
+
+def _is_api_response(result: Any) -> bool:
+    """``with_raw_response`` / ``with_streaming_response`` hand back an ``APIResponse``."""
+    return hasattr(result, "http_response") and hasattr(result, "parse")
+
+
+# --- the three steps around the SDK call -----------------------------------------------------
+
+
+def _start(kwargs: dict[str, Any], stream: bool) -> tuple[Call, dict[str, Any]]:
+    # May raise BudgetExceeded / PolicyViolation / UnknownModelError on purpose: nothing sent.
+    call = start_call(PROVIDER, OPERATION, _model(kwargs), request=kwargs, stream=stream)
+    overrides = call.request_overrides
+    if overrides:
+        kwargs = {**kwargs, **overrides}
+    return call, kwargs
+
+
+def _fail(call: Call, exc: BaseException, instance: Any) -> None:
+    meta: dict[str, Any] = {"replayed": False}
+    with errors.internal_guard("anthropic.error"):
+        response = getattr(exc, "response", None)
+        meta = _header_meta(response, instance)
+        request_id = getattr(exc, "request_id", None)
+        if isinstance(request_id, str):
+            meta["request_id"] = request_id
+    call.fail(exc, **meta)
+
+
+def _finish_message(call: Call, message: Any, meta: dict[str, Any]) -> None:
+    accumulated = StreamUsage()
+    try:
+        accumulated.take(getattr(message, "usage", None), output_required=True)
+        usage = accumulated.usage()
+    except MalformedUsage as exc:
+        # The user still gets the response; the broken usage is counted, never priced.
+        call.abandon()
+        errors.report_internal_error(_USAGE_KIND, exc)
+        return
+    found = message_meta(message)
+    if found["request_id"] is None:
+        found["request_id"] = meta.get("request_id")
+    call.finish(usage, replayed=meta.get("replayed", False), **found, **accumulated.meta())
+
+
+def _settle(call: Call, result: Any, instance: Any) -> Any:
+    """Record a returned sync call, or wrap its stream; return what the user gets."""
+    try:
+        if call.stream:
+            if _is_api_response(result):
+                return _RawStreamResponse(result, call, instance)
+            return RecordingStream(result, _StreamRecorder(call, result, instance))
+        if _is_api_response(result):
+            _finish_message(call, result.parse(), _header_meta(result.http_response, instance))
+        else:
+            _finish_message(call, result, {"replayed": _client_replays(instance)})
+    except Exception as exc:
+        call.abandon()
+        errors.report_internal_error("anthropic", exc)
+    return result
+
+
+async def _asettle(call: Call, result: Any, instance: Any) -> Any:
+    """The async twin of :func:`_settle` (``APIResponse.parse`` is a coroutine there)."""
+    try:
+        if call.stream:
+            if _is_api_response(result):
+                return _AsyncRawStreamResponse(result, call, instance)
+            return AsyncRecordingStream(result, _StreamRecorder(call, result, instance))
+        if _is_api_response(result):
+            message = await result.parse()
+            _finish_message(call, message, _header_meta(result.http_response, instance))
+        else:
+            _finish_message(call, result, {"replayed": _client_replays(instance)})
+    except Exception as exc:
+        call.abandon()
+        errors.report_internal_error("anthropic", exc)
+    return result
+
+
+# --- wrappers (wrapt signature) --------------------------------------------------------------
+
+
+def _create(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``Messages.create`` and ``Messages.parse``, sync (plain or ``stream=True``)."""
+    if not state.active:
+        return wrapped(*args, **kwargs)
+    call, kwargs = _start(kwargs, bool(kwargs.get("stream")))
+    try:
+        result = wrapped(*args, **kwargs)
+    except BaseException as exc:
+        _fail(call, exc, instance)
+        raise
+    return _settle(call, result, instance)
+
+
+def _acreate(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``AsyncMessages.create`` and ``AsyncMessages.parse``: a coroutine, as the SDK's."""
+    if not state.active:
+        return wrapped(*args, **kwargs)
+    return _acreate_call(wrapped, instance, args, kwargs)
+
+
+async def _acreate_call(
+    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    # Runs when awaited, i.e. when the request is really sent, in the awaiting task's context.
+    call, kwargs = _start(kwargs, bool(kwargs.get("stream")))
+    try:
+        result = await wrapped(*args, **kwargs)
+    except BaseException as exc:
+        _fail(call, exc, instance)
+        raise
+    return await _asettle(call, result, instance)
+
+
+def _stream(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``Messages.stream()``: returns the SDK's stream manager inside a recording proxy."""
+    if not state.active:
+        return wrapped(*args, **kwargs)
+    call, kwargs = _start(kwargs, True)
+    try:
+        manager = wrapped(*args, **kwargs)
+    except BaseException:
+        # stream() only builds the request (it is sent on __enter__): nothing was sent.
+        call.abandon()
+        raise
+    return _StreamManagerProxy(manager, call, instance)
+
+
+def _astream(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``AsyncMessages.stream()``: a plain method returning an async stream manager."""
+    if not state.active:
+        return wrapped(*args, **kwargs)
+    call, kwargs = _start(kwargs, True)
+    try:
+        manager = wrapped(*args, **kwargs)
+    except BaseException:
+        call.abandon()
+        raise
+    return _AsyncStreamManagerProxy(manager, call, instance)
+
+
+_OUR_WRAPPERS = (_create, _acreate, _stream, _astream)
+
+
+# --- streams ---------------------------------------------------------------------------------
+
+
+class _StreamRecorder:
+    """The observer of one Anthropic event stream (see ``_streams.StreamObserver``)."""
+
+    __slots__ = (
+        "call",
+        "malformed",
+        "replayed",
+        "request_id",
+        "response_id",
+        "response_model",
+        "usage",
+    )
+
+    def __init__(self, call: Call, stream: Any, instance: Any) -> None:
+        self.call = call
+        self.usage = StreamUsage()
+        self.malformed = False
+        self.response_id: str | None = None
+        self.response_model: str | None = None
+        meta = _header_meta(getattr(stream, "response", None), instance)
+        self.request_id: str | None = meta["request_id"]
+        self.replayed: bool = meta["replayed"]
+
+    def on_item(self, item: Any) -> bool:
+        kind = getattr(item, "type", None)
+        if kind == "content_block_delta":  # nearly every event: leave at once
+            return True
+        try:
+            if kind == "message_start":
+                message = getattr(item, "message", None)
+                self.usage.take(getattr(message, "usage", None), output_required=True)
+                self.usage.saw_start = True
+                response_id = getattr(message, "id", None)
+                response_model = getattr(message, "model", None)
+                self.response_id = response_id if isinstance(response_id, str) else None
+                self.response_model = response_model if isinstance(response_model, str) else None
+            elif kind == "message_delta":
+                # Cumulative totals: take() replaces, never adds.
+                self.usage.take(getattr(item, "usage", None))
+                self.usage.saw_delta = True
+            elif kind == "message_stop":
+                self.usage.saw_stop = True
+        except Exception:
+            self.malformed = True
+            raise
+        return True
+
+    def on_end(self, error: BaseException | None, completed: bool) -> None:
+        call = self.call
+        if call.done:
+            return
+        if self.malformed:
+            # Already counted when the event was seen: no record rather than a wrong one.
+            call.abandon()
+            return
+        state_ = self.usage
+        seen = state_.saw_start or state_.saw_delta
+        try:
+            usage = state_.usage() if seen else _EMPTY
+        except MalformedUsage as exc:
+            call.abandon()
+            errors.report_internal_error(_USAGE_KIND, exc)
+            return
+        meta = {
+            "request_id": self.request_id,
+            "response_id": self.response_id,
+            "response_model": self.response_model,
+            "replayed": self.replayed,
+            **state_.meta(),
+        }
+        # Without the final message_delta the output count is the one message_start gave:
+        # the record says so. A stream closed before message_start knows no usage at all.
+        estimated = not state_.saw_delta
+        if isinstance(error, Exception):
+            call.fail(error, usage if seen else None, estimated=estimated, **meta)
+        else:
+            call.finish(usage, estimated=estimated, **meta)
+
+
+def _attach(call: Call, message_stream: Any, instance: Any, proxy: Callable[..., Any]) -> None:
+    """Put the recording proxy under a ``MessageStream`` helper, in place of its raw stream."""
+    try:
+        raw = message_stream._raw_stream
+        message_stream._raw_stream = proxy(raw, _StreamRecorder(call, raw, instance))
+    except Exception as exc:
+        call.abandon()
+        errors.report_internal_error("anthropic.stream", exc)
+
+
+class _StreamManagerProxy(wrapt.BaseObjectProxy[Any]):
+    """``MessageStreamManager`` as the SDK made it; entering it attaches the recorder."""
+
+    def __init__(self, manager: Any, call: Call, instance: Any) -> None:
+        super().__init__(manager)
+        self._self_call = call
+        self._self_instance = instance
+        self._self_entered = False
+
+    def __enter__(self) -> Any:
+        call = self._self_call
+        self._self_entered = True
+        try:
+            message_stream = self.__wrapped__.__enter__()
+        except BaseException as exc:
+            _fail(call, exc, self._self_instance)
+            raise
+        _attach(call, message_stream, self._self_instance, RecordingStream)
+        return message_stream
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        # Closes the MessageStream, which closes the recording proxy: the record is made.
+        return self.__wrapped__.__exit__(exc_type, exc, tb)
+
+    def __del__(self) -> None:
+        # A manager never entered sent nothing: release what start_call reserved.
+        call = getattr(self, "_self_call", None)
+        if call is not None and not getattr(self, "_self_entered", True):
+            call.abandon()
+
+
+class _AsyncStreamManagerProxy(wrapt.BaseObjectProxy[Any]):
+    """``AsyncMessageStreamManager`` as the SDK made it; entering it attaches the recorder."""
+
+    def __init__(self, manager: Any, call: Call, instance: Any) -> None:
+        super().__init__(manager)
+        self._self_call = call
+        self._self_instance = instance
+        self._self_entered = False
+
+    async def __aenter__(self) -> Any:
+        call = self._self_call
+        self._self_entered = True
+        try:
+            message_stream = await self.__wrapped__.__aenter__()
+        except BaseException as exc:
+            _fail(call, exc, self._self_instance)
+            raise
+        _attach(call, message_stream, self._self_instance, AsyncRecordingStream)
+        return message_stream
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        return await self.__wrapped__.__aexit__(exc_type, exc, tb)
+
+    def __del__(self) -> None:
+        call = getattr(self, "_self_call", None)
+        if call is not None and not getattr(self, "_self_entered", True):
+            call.abandon()
+
+
+class _RawStreamResponse(wrapt.BaseObjectProxy[Any]):
+    """``with_raw_response``/``with_streaming_response`` of ``create(stream=True)``.
+
+    The events are only read once the user parses the response into a ``Stream``: that
+    stream is handed out inside the recording proxy. A response closed unparsed is recorded
+    with what is known (nothing), as estimated.
+    """
+
+    def __init__(self, response: Any, call: Call, instance: Any) -> None:
+        super().__init__(response)
+        self._self_call = call
+        self._self_instance = instance
+        self._self_stream: Any = None
+
+    def _self_wrap(self, stream: Any, proxy: Callable[..., Any]) -> Any:
+        if self._self_stream is None:
+            recorder = _StreamRecorder(self._self_call, stream, self._self_instance)
+            self._self_stream = proxy(stream, recorder)
+        return self._self_stream
+
+    def _self_unread(self) -> None:
+        call = self._self_call
+        if self._self_stream is None and not call.done:
+            meta = _header_meta(self.__wrapped__.http_response, self._self_instance)
+            call.finish(_EMPTY, estimated=True, **meta)
+
+    def parse(self, *, to: Any = None) -> Any:
+        parsed = self.__wrapped__.parse(to=to) if to is not None else self.__wrapped__.parse()
+        if to is not None or not hasattr(parsed, "__next__"):
+            return parsed
+        return self._self_wrap(parsed, RecordingStream)
+
+    def close(self) -> Any:
+        try:
+            return self.__wrapped__.close()
+        finally:
+            self._self_unread()
+
+    def __del__(self) -> None:
+        if getattr(self, "_self_call", None) is not None:
+            self._self_unread()
+
+
+class _AsyncRawStreamResponse(_RawStreamResponse):
+    async def parse(self, *, to: Any = None) -> Any:
+        wrapped = self.__wrapped__
+        parsed = await (wrapped.parse(to=to) if to is not None else wrapped.parse())
+        if to is not None or not hasattr(parsed, "__anext__"):
+            return parsed
+        return self._self_wrap(parsed, AsyncRecordingStream)
+
+    async def close(self) -> Any:
+        try:
+            return await self.__wrapped__.close()
+        finally:
+            self._self_unread()
+
+
+# --- what to patch ---------------------------------------------------------------------------
+
+#: (module, sync class, async class) of every resource class that holds the messages methods.
+#: Bedrock's and Vertex's beta classes copy the first-party beta functions at import time,
+#: so patching the first-party class does not reach them: they are patched on their own.
+_RESOURCES = (
+    ("anthropic.resources.messages.messages", "Messages", "AsyncMessages"),
+    ("anthropic.resources.beta.messages.messages", "Messages", "AsyncMessages"),
+    ("anthropic.lib.bedrock._beta_messages", "Messages", "AsyncMessages"),
+    ("anthropic.lib.vertex._beta_messages", "Messages", "AsyncMessages"),
+)
+
+
+def _is_ours(module_name: str, path: str) -> bool:
+    """Whether the attribute is already one of our wrappers (copied from a patched class)."""
+    try:
+        owner: Any = importlib.import_module(module_name)
+    except ImportError:
+        return False
+    class_name, _, method = path.rpartition(".")
+    owner = getattr(owner, class_name, None)
+    current = vars(owner).get(method) if isinstance(owner, type) else None
+    return isinstance(current, wrapt.FunctionWrapper) and (
+        getattr(current, "_self_wrapper", None) in _OUR_WRAPPERS
+    )
+
+
+def _targets() -> list[Target]:
+    targets: list[Target] = []
+    for module_name, sync_class, async_class in _RESOURCES:
+        for path, wrapper in (
+            (f"{sync_class}.create", _create),
+            (f"{sync_class}.parse", _create),
+            (f"{sync_class}.stream", _stream),
+            (f"{async_class}.create", _acreate),
+            (f"{async_class}.parse", _acreate),
+            (f"{async_class}.stream", _astream),
+        ):
+            if not _is_ours(module_name, path):
+                targets.append(Target(module_name, path, wrapper))
+    return targets
+
+
+INTEGRATION = Integration(
+    name="anthropic",
+    distribution="anthropic",
+    min_version=SUPPORTED_VERSIONS[0],
+    max_version=SUPPORTED_VERSIONS[1],
+    targets=_targets,
+)
