@@ -1,0 +1,802 @@
+"""The ``openai`` SDK integration: every billed call, sync and async, streamed or not.
+
+Patched methods (sync and async resource classes each):
+
+- ``chat.completions.create`` (``.stream()``, ``with_raw_response`` and
+  ``with_streaming_response`` all reach it) and ``chat.completions.parse`` (which posts
+  directly, not through ``create``);
+- ``responses.create`` (``.stream()`` reaches it) and ``responses.parse`` (posts directly);
+- ``embeddings.create``; the legacy ``completions.create``.
+
+Each user call goes through exactly one patched method, so it is recorded exactly once. Three
+small helper patches carry no records of their own: ``_process_response`` of the SDK's base
+clients hands the raw HTTP response (request id, ``x-llmcost-replayed``) to the call in
+flight, and ``close()`` of the ``.stream()`` helpers ends the recording stream they hold
+(they close the HTTP response directly, not the stream object).
+
+Streams are returned as :class:`~llmcost.integrations._streams.RecordingStream` proxies. On
+the official API host llmcost asks for the final usage chunk (``stream_options``) when the
+user did not, and hides that chunk, so the user's loop sees exactly the chunks it would have
+seen; elsewhere it never changes the request and estimates with :mod:`llmcost.tokens`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Mapping
+from contextvars import ContextVar
+from typing import Any
+
+import wrapt
+
+from llmcost import errors
+from llmcost._context import state
+from llmcost._recorder import Call, start_call
+from llmcost.integrations import _openai_usage
+from llmcost.integrations._streams import AsyncRecordingStream, RecordingStream
+from llmcost.integrations._wrapping import Integration, Target
+from llmcost.types import Usage
+
+__all__ = ["INTEGRATION", "SUPPORTED_VERSIONS"]
+
+logger = logging.getLogger("llmcost")
+
+PROVIDER = "openai"
+#: The openai versions this integration is written and tested against (``>=3.0, <4``).
+SUPPORTED_VERSIONS = ((3, 0), (4,))
+
+_RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
+_REPLAYED_HEADER = "x-llmcost-replayed"
+_DATA_RESIDENCY_HOSTS = frozenset({"us", "eu", "ae", "au", "in", "jp"})
+_OFFICIAL_HOST = "api.openai.com"
+_OFFICIAL_SUFFIX = ".api.openai.com"
+
+#: The call in flight on this context, so the ``_process_response`` patch can hand it the raw
+#: HTTP response. Set only for the duration of the SDK call.
+_current: ContextVar[_CallContext | None] = ContextVar("llmcost_openai_call", default=None)
+
+
+class _SDK:
+    """SDK classes, looked up once when the SDK is patched (never imported by llmcost itself)."""
+
+    stream_types: tuple[type, ...] = ()
+    async_stream_types: tuple[type, ...] = ()
+    legacy_raw_types: tuple[type, ...] = ()
+    api_response_types: tuple[type, ...] = ()
+    async_api_response_types: tuple[type, ...] = ()
+    error_types: tuple[type, ...] = ()
+
+
+def _load_sdk_types() -> None:
+    import openai
+    from openai import _legacy_response, _response
+
+    _SDK.stream_types = (openai.Stream,)
+    _SDK.async_stream_types = (openai.AsyncStream,)
+    _SDK.legacy_raw_types = (_legacy_response.LegacyAPIResponse,)
+    _SDK.api_response_types = (_response.APIResponse,)
+    _SDK.async_api_response_types = (_response.AsyncAPIResponse,)
+    _SDK.error_types = (openai.OpenAIError,)
+
+
+# --- per-call state ----------------------------------------------------------------------------
+
+
+_endpoints: dict[int, tuple[Any, bool, str | None]] = {}
+
+
+def _client_endpoint(instance: Any) -> tuple[bool, str | None]:
+    """(is the official API host, data residency) of the client behind a resource."""
+    client = getattr(instance, "_client", None)
+    residency = getattr(client, "_data_residency", None)
+    # `_base_url` is what the `base_url` property returns, without its per-call import.
+    url = getattr(client, "_base_url", None)
+    if url is None:
+        try:
+            url = client.base_url if client is not None else None
+        except Exception:  # an exotic client: treat it as not official
+            url = None
+    cached = _endpoints.get(id(url))
+    if cached is None or cached[0] is not url:
+        host = str(getattr(url, "host", "") or "")
+        official = host == _OFFICIAL_HOST or host.endswith(_OFFICIAL_SUFFIX)
+        implied = None
+        if (
+            host.endswith(_OFFICIAL_SUFFIX)
+            and host[: -len(_OFFICIAL_SUFFIX)] in _DATA_RESIDENCY_HOSTS
+        ):
+            implied = host[: -len(_OFFICIAL_SUFFIX)]
+        if len(_endpoints) > 256:
+            _endpoints.clear()
+        cached = _endpoints[id(url)] = (url, official, implied)
+    if not isinstance(residency, str):
+        residency = cached[2]
+    return cached[1], residency
+
+
+class _CallContext:
+    """One wrapped SDK call: the recorder's :class:`Call` plus what the integration learns."""
+
+    __slots__ = ("call", "http", "inject", "kwargs", "model", "operation", "raw")
+
+    def __init__(self, operation: str, kwargs: dict[str, Any]) -> None:
+        self.operation = operation
+        self.kwargs = kwargs
+        self.model: str | None = None
+        self.call: Call | None = None
+        self.http: Any = None
+        self.inject = False
+        self.raw: str | None = None
+
+    # -- metadata -----------------------------------------------------------------------------
+
+    def meta(
+        self, body: Any = None, stream_meta: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Record fields from the raw HTTP response and the response body (object or dict)."""
+        meta: dict[str, Any] = {}
+        http = self.http
+        headers = getattr(http, "headers", None)
+        if headers is not None:
+            meta["request_id"] = headers.get("x-request-id")
+            meta["replayed"] = headers.get(_REPLAYED_HEADER) == "1"
+        if body is not None:
+            if meta.get("request_id") is None:
+                request_id = getattr(body, "_request_id", None)
+                if isinstance(request_id, str):
+                    meta["request_id"] = request_id
+            response_id = _openai_usage._field(body, "id")
+            if isinstance(response_id, str):
+                meta["response_id"] = response_id
+            response_model = _openai_usage._field(body, "model")
+            if isinstance(response_model, str):
+                meta["response_model"] = response_model
+            tier = _openai_usage._field(body, "service_tier")
+            if isinstance(tier, str):
+                meta["service_tier"] = tier
+        if stream_meta:
+            meta.update(stream_meta)
+        return meta
+
+    # -- estimation ---------------------------------------------------------------------------
+
+    def estimate(self, output_text: str = "", model: str | None = None) -> Usage:
+        """Count input from the request and output from ``output_text`` with llmcost.tokens."""
+        # Imported here: the tokenizer is only needed when usage has to be estimated.
+        from llmcost import tokens
+
+        # Input from the request as sent (tools and schemas included); output from the text.
+        input_tokens = tokens.estimate_request_input_tokens(PROVIDER, self.operation, self.kwargs)
+        name = model or self.model or "gpt-4o"
+        output_tokens = tokens.count_tokens(output_text, name) if output_text else 0
+        return Usage(input_tokens=input_tokens, output_tokens=output_tokens)
+
+    # -- endings ------------------------------------------------------------------------------
+
+    def finish_body(self, body: Any) -> None:
+        """Record a complete, non-streamed response (SDK object or JSON dict)."""
+        call = self.call
+        if call is None or call.done:
+            return
+        usage: Usage | None = None
+        try:
+            usage = _openai_usage.usage_for(self.operation, body)
+        except ValueError as exc:
+            errors.count("openai.usage_malformed")
+            # Counted and logged once; the call is still recorded below, with estimated counts.
+            errors.report_internal_error("openai.usage", exc)
+        else:
+            if usage is None:
+                # A compatible server that sends no usage: not an llmcost error, but counted.
+                errors.count("openai.usage_missing")
+        estimated = usage is None
+        if usage is None:
+            model = _openai_usage._field(body, "model")
+            usage = self.estimate(
+                _output_text(self.operation, body), model if isinstance(model, str) else None
+            )
+        call.finish(usage, estimated=estimated, **self.meta(body))
+
+    def fail(self, exc: BaseException) -> None:
+        """Record a call whose SDK call raised (nothing billed: cost 0)."""
+        call = self.call
+        if call is None or call.done:
+            return
+        meta = self.meta()
+        response = getattr(exc, "response", None)
+        headers = getattr(response, "headers", None)
+        if headers is not None:
+            meta.setdefault("request_id", headers.get("x-request-id"))
+            if headers.get(_REPLAYED_HEADER) == "1":
+                meta["replayed"] = True
+        if meta.get("request_id") is None:
+            request_id = getattr(exc, "request_id", None)
+            if isinstance(request_id, str):
+                meta["request_id"] = request_id
+        call.fail(exc, **meta)
+
+
+def _output_text(operation: str, body: Any) -> str:
+    """The generated text of a complete response, for estimating its output tokens."""
+    field = _openai_usage._field
+    parts: list[str] = []
+    if operation == "responses":
+        for item in field(body, "output") or ():
+            for content in field(item, "content") or ():
+                text = field(content, "text")
+                if isinstance(text, str):
+                    parts.append(text)
+            arguments = field(item, "arguments")
+            if isinstance(arguments, str):
+                parts.append(arguments)
+    elif operation in ("chat", "completions"):
+        for choice in field(body, "choices") or ():
+            message = field(choice, "message")
+            text = field(message, "content") if message is not None else field(choice, "text")
+            if isinstance(text, str):
+                parts.append(text)
+            for tool_call in (field(message, "tool_calls") or ()) if message is not None else ():
+                arguments = field(field(tool_call, "function"), "arguments")
+                if isinstance(arguments, str):
+                    parts.append(arguments)
+    return "".join(parts)
+
+
+# --- before the call ---------------------------------------------------------------------------
+
+
+def _begin(operation: str, instance: Any, kwargs: dict[str, Any]) -> _CallContext | None:
+    """Open the call (budgets and policy may refuse it here, on purpose) and adjust kwargs.
+
+    Returns None when llmcost cannot follow this call (an internal error, already counted):
+    the SDK call then goes ahead untouched.
+    """
+    ctx: _CallContext | None = None
+    official = False
+    residency: str | None = None
+    stream = False
+    with errors.internal_guard("openai.prepare"):
+        ctx = _CallContext(operation, kwargs)
+        model = kwargs.get("model")
+        ctx.model = model if isinstance(model, str) else None
+        stream = kwargs.get("stream") is True
+        extra_headers = kwargs.get("extra_headers")
+        if extra_headers:
+            raw = extra_headers.get(_RAW_RESPONSE_HEADER)
+            ctx.raw = raw if isinstance(raw, str) else None
+        official, residency = _client_endpoint(instance)
+    if ctx is None:
+        return None
+    # Outside any guard: BudgetExceeded / PolicyViolation / UnknownModelError are raised on
+    # purpose, before anything is sent.
+    ctx.call = start_call(
+        PROVIDER,
+        operation,
+        ctx.model,
+        request=kwargs,
+        stream=stream,
+        data_residency=residency,
+    )
+    with errors.internal_guard("openai.prepare"):
+        overrides = ctx.call.request_overrides
+        if overrides:
+            kwargs.update(overrides)
+        if stream and operation in ("chat", "completions") and ctx.raw is None:
+            ctx.inject = _should_inject(kwargs.get("stream_options"), official)
+            if ctx.inject:
+                user_options = kwargs.get("stream_options")
+                base = dict(user_options) if isinstance(user_options, Mapping) else {}
+                kwargs["stream_options"] = {**base, "include_usage": True}
+    return ctx
+
+
+def _should_inject(stream_options: Any, official: bool) -> bool:
+    config = state.config
+    policy = config.stream_usage if config is not None else "auto"
+    if policy == "estimate" or (policy == "auto" and not official):
+        return False
+    # Only when the user said nothing about usage: their explicit choice is passed through.
+    if isinstance(stream_options, Mapping):
+        return "include_usage" not in stream_options
+    # The SDK's `omit` / `not_given` sentinels are falsy, like None.
+    return not stream_options
+
+
+# --- after the call ----------------------------------------------------------------------------
+
+
+def _handle_result(ctx: _CallContext, result: Any) -> Any:
+    """Record a returned result, or wrap it so that it is recorded when read."""
+    if isinstance(result, _SDK.stream_types):
+        return RecordingStream(result, _observer_for(ctx, result))
+    if isinstance(result, _SDK.async_stream_types):
+        return AsyncRecordingStream(result, _observer_for(ctx, result))
+    if isinstance(result, _SDK.legacy_raw_types):
+        return _legacy_raw(ctx, result)
+    if isinstance(result, _SDK.api_response_types):
+        return _StreamedAPIResponse(result, ctx)
+    if isinstance(result, _SDK.async_api_response_types):
+        return _AsyncStreamedAPIResponse(result, ctx)
+    ctx.finish_body(result)
+    return result
+
+
+def _observer_for(ctx: _CallContext, stream: Any) -> _StreamObserverBase:
+    if ctx.http is None:
+        ctx.http = getattr(stream, "response", None)
+    if ctx.operation == "responses":
+        return _ResponsesStreamObserver(ctx)
+    if ctx.operation == "completions":
+        return _LegacyStreamObserver(ctx)
+    return _ChatStreamObserver(ctx)
+
+
+def _json_body(http: Any) -> Any:
+    """The JSON body of a read HTTP response, or None when it was not read or is not JSON."""
+    content = getattr(http, "_content", None)
+    if content is None:
+        return None
+    try:
+        return json.loads(content)
+    except ValueError:
+        return None
+
+
+def _legacy_raw(ctx: _CallContext, result: Any) -> Any:
+    """``with_raw_response``: the body is already read unless the call streams."""
+    ctx.http = getattr(result, "http_response", ctx.http)
+    if not getattr(result, "_stream", False):
+        body = _json_body(ctx.http)
+        ctx.finish_body(body if body is not None else {})
+        return result
+    return _LegacyRawStreamResponse(result, ctx)
+
+
+class _LegacyRawStreamResponse(wrapt.BaseObjectProxy[Any]):
+    """A streamed ``with_raw_response`` result: ``parse()`` returns a recording stream."""
+
+    def __init__(self, wrapped: Any, ctx: _CallContext) -> None:
+        super().__init__(wrapped)
+        self._self_ctx = ctx
+        self._self_stream: Any = None
+
+    def parse(self, *args: Any, **kwargs: Any) -> Any:
+        parsed = self.__wrapped__.parse(*args, **kwargs)
+        if self._self_stream is None and isinstance(
+            parsed, _SDK.stream_types + _SDK.async_stream_types
+        ):
+            self._self_stream = _wrap_stream(self._self_ctx, parsed)
+        return self._self_stream if self._self_stream is not None else parsed
+
+    def __del__(self) -> None:
+        # Never parsed: the request was sent and billed; record what can be estimated.
+        ctx = getattr(self, "_self_ctx", None)
+        if ctx is not None and self._self_stream is None:
+            _end_unread(ctx)
+
+
+def _wrap_stream(ctx: _CallContext, stream: Any) -> Any:
+    if isinstance(stream, _SDK.async_stream_types):
+        return AsyncRecordingStream(stream, _observer_for(ctx, stream))
+    return RecordingStream(stream, _observer_for(ctx, stream))
+
+
+def _end_unread(ctx: _CallContext) -> None:
+    call = ctx.call
+    if call is None or call.done or sys.is_finalizing():
+        return
+    with errors.internal_guard("openai.record"):
+        call.finish(ctx.estimate(), estimated=True, **ctx.meta())
+
+
+class _APIResponseBase(wrapt.BaseObjectProxy[Any]):
+    """A ``with_streaming_response`` result (body not read yet): record when it is read.
+
+    ``parse()`` of a stream returns a recording stream; ``parse()``/``read()``/``json()``/
+    ``text()`` of a JSON body record its usage; ``close()`` (the ``with`` exit) records what is
+    known, estimating when the body was never parsed.
+    """
+
+    def __init__(self, wrapped: Any, ctx: _CallContext) -> None:
+        super().__init__(wrapped)
+        self._self_ctx = ctx
+        self._self_stream: Any = None
+        if ctx.http is None:
+            ctx.http = getattr(wrapped, "http_response", None)
+
+    def _self_after_parse(self, parsed: Any) -> Any:
+        ctx = self._self_ctx
+        if isinstance(parsed, _SDK.stream_types + _SDK.async_stream_types):
+            if self._self_stream is None:
+                self._self_stream = _wrap_stream(ctx, parsed)
+            return self._self_stream
+        with errors.internal_guard("openai.record"):
+            ctx.finish_body(parsed)
+        return parsed
+
+    def _self_after_read(self) -> None:
+        ctx = self._self_ctx
+        if ctx.call is None or ctx.call.done or getattr(self.__wrapped__, "_is_sse_stream", False):
+            return
+        with errors.internal_guard("openai.record"):
+            body = _json_body(ctx.http)
+            if body is not None:
+                ctx.finish_body(body)
+
+    def _self_finalize(self) -> None:
+        stream = self._self_stream
+        if stream is not None:
+            stream._self_end(None, False)
+            return
+        self._self_after_read()
+        _end_unread(self._self_ctx)
+
+
+class _StreamedAPIResponse(_APIResponseBase):
+    """The sync ``with_streaming_response`` result."""
+
+    def parse(self, *args: Any, **kwargs: Any) -> Any:
+        return self._self_after_parse(self.__wrapped__.parse(*args, **kwargs))
+
+    def read(self) -> Any:
+        content = self.__wrapped__.read()
+        self._self_after_read()
+        return content
+
+    def text(self) -> Any:
+        text = self.__wrapped__.text()
+        self._self_after_read()
+        return text
+
+    def json(self) -> Any:
+        data = self.__wrapped__.json()
+        self._self_after_read()
+        return data
+
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            self._self_finalize()
+
+
+class _AsyncStreamedAPIResponse(_APIResponseBase):
+    """The async ``with_streaming_response`` result."""
+
+    async def parse(self, *args: Any, **kwargs: Any) -> Any:
+        return self._self_after_parse(await self.__wrapped__.parse(*args, **kwargs))
+
+    async def read(self) -> Any:
+        content = await self.__wrapped__.read()
+        self._self_after_read()
+        return content
+
+    async def text(self) -> Any:
+        text = await self.__wrapped__.text()
+        self._self_after_read()
+        return text
+
+    async def json(self) -> Any:
+        data = await self.__wrapped__.json()
+        self._self_after_read()
+        return data
+
+    async def close(self) -> None:
+        try:
+            await self.__wrapped__.close()
+        finally:
+            self._self_finalize()
+
+
+# --- stream observers --------------------------------------------------------------------------
+
+
+class _StreamObserverBase:
+    """Collects what a stream shows (usage, ids, text) and records the call once at the end."""
+
+    __slots__ = ("ctx", "parts", "response_id", "response_model", "service_tier", "usage")
+
+    def __init__(self, ctx: _CallContext) -> None:
+        self.ctx = ctx
+        self.parts: list[str] = []
+        self.usage: Any = None
+        self.response_id: str | None = None
+        self.response_model: str | None = None
+        self.service_tier: str | None = None
+
+    def on_item(self, item: Any) -> bool:
+        raise NotImplementedError
+
+    def _map_usage(self) -> Usage:
+        return _openai_usage.usage_for(self.ctx.operation, {"usage": self.usage}) or Usage()
+
+    def on_end(self, error: BaseException | None, completed: bool) -> None:
+        ctx = self.ctx
+        call = ctx.call
+        # A stream collected while the interpreter exits: nothing can be recorded any more.
+        if call is None or call.done or sys.is_finalizing():
+            return
+        meta = ctx.meta()
+        for key, value in (
+            ("response_id", self.response_id),
+            ("response_model", self.response_model),
+            ("service_tier", self.service_tier),
+        ):
+            if value is not None:
+                meta[key] = value
+        text = "".join(self.parts)
+        if self.usage is not None:
+            try:
+                usage = self._map_usage()
+            except ValueError as exc:
+                errors.count("openai.usage_malformed")
+                errors.report_internal_error("openai.usage", exc)
+                call.finish(ctx.estimate(text, self.response_model), estimated=True, **meta)
+                return
+            call.finish(usage, **meta)
+            return
+        # A failure of the stream itself (the SDK raises OpenAIError subclasses); an exception
+        # raised by the user's own code inside `with stream:` is not a failed call.
+        if error is not None and isinstance(error, _SDK.error_types):
+            streamed = ctx.estimate(text, self.response_model) if text else None
+            call.fail(error, streamed, **meta)
+            return
+        # Abandoned before the usage arrived, or a server that never sends usage: estimate.
+        call.finish(ctx.estimate(text, self.response_model), estimated=True, **meta)
+
+
+class _ChatStreamObserver(_StreamObserverBase):
+    """Chat Completions chunks; hides the usage-only chunk that llmcost asked for."""
+
+    __slots__ = ("hide",)
+
+    def __init__(self, ctx: _CallContext) -> None:
+        super().__init__(ctx)
+        self.hide = ctx.inject
+
+    def on_item(self, item: Any) -> bool:
+        if self.response_id is None:
+            self.response_id = getattr(item, "id", None)
+            self.response_model = getattr(item, "model", None)
+            self.service_tier = getattr(item, "service_tier", None)
+        usage = getattr(item, "usage", None)
+        choices = getattr(item, "choices", None)
+        if usage is not None:
+            self.usage = usage
+            if self.hide and not choices:
+                return False
+        elif self.hide:
+            # The server adds "usage": null to every chunk once usage is asked for; drop it
+            # from the fields set so the chunk serialises exactly as without llmcost.
+            fields_set = getattr(item, "__pydantic_fields_set__", None)
+            if fields_set is not None:
+                fields_set.discard("usage")
+        if choices:
+            parts = self.parts
+            for choice in choices:
+                delta = choice.delta
+                content = delta.content
+                if content:
+                    parts.append(content)
+                tool_calls = delta.tool_calls
+                if tool_calls:
+                    for tool_call in tool_calls:
+                        function = tool_call.function
+                        if function is not None and function.arguments:
+                            parts.append(function.arguments)
+        return True
+
+
+class _LegacyStreamObserver(_ChatStreamObserver):
+    """Legacy Completions chunks (``choices[].text``)."""
+
+    __slots__ = ()
+
+    def on_item(self, item: Any) -> bool:
+        if self.response_id is None:
+            self.response_id = getattr(item, "id", None)
+            self.response_model = getattr(item, "model", None)
+        usage = getattr(item, "usage", None)
+        choices = getattr(item, "choices", None)
+        if usage is not None:
+            self.usage = usage
+            if self.hide and not choices:
+                return False
+        elif self.hide:
+            fields_set = getattr(item, "__pydantic_fields_set__", None)
+            if fields_set is not None:
+                fields_set.discard("usage")
+        if choices:
+            for choice in choices:
+                text = choice.text
+                if text:
+                    self.parts.append(text)
+        return True
+
+
+_RESPONSE_ENDINGS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+_RESPONSE_TEXT_DELTAS = frozenset(
+    {
+        "response.output_text.delta",
+        "response.function_call_arguments.delta",
+        "response.refusal.delta",
+    }
+)
+
+
+class _ResponsesStreamObserver(_StreamObserverBase):
+    """Responses API events: usage comes in ``response.completed`` (or incomplete/failed)."""
+
+    __slots__ = ("web_searches",)
+
+    def __init__(self, ctx: _CallContext) -> None:
+        super().__init__(ctx)
+        self.web_searches = 0
+
+    def on_item(self, item: Any) -> bool:
+        kind = getattr(item, "type", None)
+        if kind in _RESPONSE_TEXT_DELTAS:
+            delta = getattr(item, "delta", None)
+            if isinstance(delta, str):
+                self.parts.append(delta)
+        elif kind == "response.created" or kind in _RESPONSE_ENDINGS:
+            response = getattr(item, "response", None)
+            if response is not None:
+                self.response_id = getattr(response, "id", None) or self.response_id
+                self.response_model = getattr(response, "model", None) or self.response_model
+                self.service_tier = getattr(response, "service_tier", None) or self.service_tier
+                usage = getattr(response, "usage", None)
+                if usage is not None:
+                    self.usage = usage
+                    self.web_searches = _openai_usage.count_web_searches(
+                        getattr(response, "output", None)
+                    )
+        return True
+
+    def _map_usage(self) -> Usage:
+        return _openai_usage.responses_usage(self.usage, self.web_searches)
+
+
+# --- wrappers ----------------------------------------------------------------------------------
+
+
+def _make_sync_wrapper(operation: str) -> Any:
+    def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if not state.active:
+            return wrapped(*args, **kwargs)
+        ctx = _begin(operation, instance, kwargs)
+        if ctx is None:
+            return wrapped(*args, **kwargs)
+        token = _current.set(ctx)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            _current.reset(token)
+            with errors.internal_guard("openai.record"):
+                ctx.fail(exc)
+            raise
+        _current.reset(token)
+        with errors.internal_guard("openai.record"):
+            return _handle_result(ctx, result)
+        return result
+
+    return wrapper
+
+
+def _make_async_wrapper(operation: str) -> Any:
+    async def call_async(
+        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        ctx = _begin(operation, instance, kwargs)
+        if ctx is None:
+            return await wrapped(*args, **kwargs)
+        token = _current.set(ctx)
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            _current.reset(token)
+            with errors.internal_guard("openai.record"):
+                ctx.fail(exc)
+            raise
+        _current.reset(token)
+        with errors.internal_guard("openai.record"):
+            return _handle_result(ctx, result)
+        return result
+
+    def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if not state.active:
+            return wrapped(*args, **kwargs)
+        return call_async(wrapped, instance, args, kwargs)
+
+    return wrapper
+
+
+def _capture_http(
+    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """``_process_response``: hand the raw HTTP response to the call in flight, if any."""
+    ctx = _current.get()
+    if ctx is not None:
+        response = kwargs.get("response")
+        if response is not None:
+            ctx.http = response
+    return wrapped(*args, **kwargs)
+
+
+def _end_helper_stream(instance: Any) -> None:
+    raw = getattr(instance, "_raw_stream", None)
+    if isinstance(raw, (RecordingStream, AsyncRecordingStream)):
+        raw._self_end(None, False)
+
+
+def _helper_close(
+    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """``close()`` of a ``.stream()`` helper closes the HTTP response, not our proxy: end it."""
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        _end_helper_stream(instance)
+
+
+def _async_helper_close(
+    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    async def close() -> Any:
+        try:
+            return await wrapped(*args, **kwargs)
+        finally:
+            _end_helper_stream(instance)
+
+    return close()
+
+
+def _targets() -> list[Target]:
+    _load_sdk_types()
+    chat = "openai.resources.chat.completions.completions"
+    responses = "openai.resources.responses.responses"
+    embeddings = "openai.resources.embeddings"
+    legacy = "openai.resources.completions"
+    targets: list[Target] = []
+    for module, class_name, method, operation in (
+        (chat, "Completions", "create", "chat"),
+        (chat, "Completions", "parse", "chat"),
+        (responses, "Responses", "create", "responses"),
+        (responses, "Responses", "parse", "responses"),
+        (embeddings, "Embeddings", "create", "embeddings"),
+        (legacy, "Completions", "create", "completions"),
+    ):
+        targets.append(Target(module, f"{class_name}.{method}", _make_sync_wrapper(operation)))
+        targets.append(
+            Target(module, f"Async{class_name}.{method}", _make_async_wrapper(operation))
+        )
+    targets += [
+        Target("openai._base_client", "SyncAPIClient._process_response", _capture_http),
+        Target("openai._base_client", "AsyncAPIClient._process_response", _capture_http),
+        Target(
+            "openai.lib.streaming.chat._completions", "ChatCompletionStream.close", _helper_close
+        ),
+        Target(
+            "openai.lib.streaming.chat._completions",
+            "AsyncChatCompletionStream.close",
+            _async_helper_close,
+        ),
+        Target("openai.lib.streaming.responses._responses", "ResponseStream.close", _helper_close),
+        Target(
+            "openai.lib.streaming.responses._responses",
+            "AsyncResponseStream.close",
+            _async_helper_close,
+        ),
+    ]
+    return targets
+
+
+INTEGRATION = Integration(
+    name="openai",
+    distribution="openai",
+    min_version=SUPPORTED_VERSIONS[0],
+    max_version=SUPPORTED_VERSIONS[1],
+    targets=_targets,
+)
