@@ -260,15 +260,19 @@ def flush(timeout: float | None = None) -> bool:
         try:
             if flush_sink(timeout) is False:
                 delivered = False
-        except Exception as exc:  # noqa: BLE001 - a failing sink must not break the caller
+        except Exception as exc:  # a failing sink must not break the caller
             delivered = False
             errors.count("sink_errors")
             errors.report_internal_error("sink.flush", exc)
     return delivered
 
 
-def shutdown(timeout: float | None = None) -> None:
+def shutdown(timeout: float | None = 5.0) -> None:
     """Flush and close every sink, then switch llmcost off (wrappers pass straight through).
+
+    Args:
+        timeout: Seconds each sink may take to deliver what it holds before it is closed
+            (a sink whose endpoint is down must not hold the process hostage); None waits.
 
     Example:
         >>> import llmcost
@@ -285,7 +289,7 @@ def shutdown(timeout: float | None = None) -> None:
             if getattr(sink, "flush", None) is not None:
                 sink.flush(timeout)
             sink.close()
-        except Exception as exc:  # noqa: BLE001 - shutting down must never raise
+        except Exception as exc:  # shutting down must never raise
             errors.count("sink_errors")
             errors.report_internal_error("sink.close", exc)
 
@@ -320,5 +324,5 @@ def _flush_at_exit() -> None:
     # Best effort: deliver what sinks hold when the interpreter exits; never raise here.
     try:
         flush(timeout=5.0)
-    except Exception:  # noqa: BLE001
+    except Exception:
         logger.debug("llmcost flush at exit failed", exc_info=True)

@@ -18,14 +18,13 @@ import logging
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from llmcost import errors
 from llmcost._context import Attribution, Config, budget_stack, ensure_configured, scope_stack
-from llmcost.types import Cost, CostRecord, Usage
+from llmcost.types import Cost, CostRecord, Usage, construct_trusted, new_record_id
 
 if TYPE_CHECKING:
     from llmcost._budgets import Reservation
@@ -52,6 +51,7 @@ class Call:
     __slots__ = (
         "_done",
         "_lock",
+        "client",
         "config",
         "data_residency",
         "model",
@@ -75,8 +75,12 @@ class Call:
         request: Mapping[str, Any] | None,
         stream: bool,
         data_residency: str | None,
+        client: Any = None,
     ) -> None:
         self.config = config
+        #: The SDK object the call was made on (client or resource), when the integration
+        #: passes it: only the opt-in ``estimator="anthropic_api"`` budget estimate uses it.
+        self.client = client
         self.provider = provider
         self.operation = operation
         self.model = model
@@ -168,6 +172,7 @@ def start_call(
     request: Mapping[str, Any] | None = None,
     stream: bool = False,
     data_residency: str | None = None,
+    client: Any = None,
 ) -> Call:
     """Open a call: capture scopes, apply the model policy and budgets before sending.
 
@@ -177,7 +182,7 @@ def start_call(
         UnknownModelError: the model has no price and ``unknown_model="raise"``.
     """
     config = ensure_configured()
-    call = Call(config, provider, operation, model, request, stream, data_residency)
+    call = Call(config, provider, operation, model, request, stream, data_residency, client)
     budgets = budget_stack.get()
     if budgets or config.policy is not None or config.unknown_model == "raise":
         from llmcost import _budgets
@@ -202,32 +207,38 @@ def _current_trace_ids() -> tuple[str | None, str | None]:
 def _price(
     config: Config, call: Call, usage: Usage, meta: Mapping[str, Any]
 ) -> tuple[Cost, str | None]:
-    from llmcost import pricing
+    from llmcost.pricing import cost
 
-    model = call.model
-    response_model = meta.get("response_model")
-    options = {
-        "provider": call.provider,
-        "at": call.timestamp,
-        "batch": bool(meta.get("batch", False)),
-        "service_tier": meta.get("service_tier"),
-        "speed": meta.get("speed"),
-        "inference_geo": meta.get("inference_geo"),
-        "data_residency": meta.get("data_residency", call.data_residency),
-    }
+    get = meta.get
+    batch = bool(get("batch", False))
+    service_tier = get("service_tier")
+    speed = get("speed")
+    inference_geo = get("inference_geo")
+    data_residency = get("data_residency", call.data_residency)
+    response_model = get("response_model")
     # The model the provider reports is the most specific (a dated snapshot); fall back to the
     # requested name, e.g. an Azure deployment alias the user declared.
-    priced = Cost.unpriced()
-    for name in (response_model, model):
+    priced = None
+    for name in (response_model, call.model):
         if name:
-            priced = pricing.cost(name, usage, **options)
+            priced = cost(
+                name,
+                usage,
+                provider=call.provider,
+                at=call.timestamp,
+                batch=batch,
+                service_tier=service_tier,
+                speed=speed,
+                inference_geo=inference_geo,
+                data_residency=data_residency,
+            )
             if priced.priced:
                 return priced, name
-    unknown = response_model or model
+    unknown = response_model or call.model
     if unknown and config.unknown_model == "warn":
         _warn_unknown_once(unknown, call.provider)
     errors.count("records.unpriced")
-    return priced, unknown
+    return (priced if priced is not None else Cost.unpriced()), unknown
 
 
 def _warn_unknown_once(model: str, provider: str) -> None:
@@ -273,7 +284,7 @@ def _record(
             "error_type": None,
             "replayed": False,
             **meta,
-            "record_id": str(uuid.uuid4()),
+            "record_id": new_record_id(),
             "timestamp": call.timestamp,
             "provider": call.provider,
             "operation": call.operation,
@@ -312,7 +323,7 @@ def _record(
                 enricher.enrich(fields)
         # The fields come from validated Usage and Cost objects and our own code: skip a second
         # validation pass on the hot path.
-        record = CostRecord.model_construct(**fields)
+        record = construct_trusted(CostRecord, fields)
     except BaseException:
         # The record could not be made: free the budget reservation rather than leak it.
         call._release()
@@ -339,7 +350,7 @@ def _deliver(call: Call, record: CostRecord) -> None:
     for sink in config.sinks:
         try:
             sink.emit(record)
-        except Exception as exc:  # noqa: BLE001 - one failing sink must not starve the others
+        except Exception as exc:  # one failing sink must not starve the others
             errors.count("sink_errors")
             errors.count(f"sink_errors.{type(sink).__name__}")
             errors.report_internal_error(f"sink.{type(sink).__name__}", exc)

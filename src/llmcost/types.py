@@ -8,14 +8,34 @@ string, so ``CostRecord.from_json(record.to_json()) == record`` holds exactly.
 from __future__ import annotations
 
 import json
-import uuid
+import os
+import random
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["Cost", "CostRecord", "Usage"]
+__all__ = ["Cost", "CostRecord", "Usage", "construct_trusted", "new_record_id"]
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def construct_trusted(cls: type[ModelT], values: dict[str, Any]) -> ModelT:
+    """Build a model instance from a COMPLETE dict of already-valid field values.
+
+    The hot path builds a Cost and a CostRecord from values that come from validated objects
+    and llmcost's own code; ``model_construct`` would still spend about 20 µs per record walking
+    every field's defaults, so this sets the instance state directly (what pydantic's own
+    ``model_construct`` ends up doing). ``values`` must hold every field; it is not copied.
+    """
+    instance = cls.__new__(cls)
+    object.__setattr__(instance, "__dict__", values)
+    object.__setattr__(instance, "__pydantic_fields_set__", set(values))
+    object.__setattr__(instance, "__pydantic_extra__", None)
+    object.__setattr__(instance, "__pydantic_private__", None)
+    return instance
+
 
 
 class Usage(BaseModel):
@@ -27,7 +47,8 @@ class Usage(BaseModel):
     ``cache_write_1h_tokens`` is the part of ``cache_write_tokens`` kept for one hour.
 
     Example:
-        >>> Usage(input_tokens=1200, cache_read_tokens=1000, output_tokens=300).uncached_input_tokens
+        >>> usage = Usage(input_tokens=1200, cache_read_tokens=1000, output_tokens=300)
+        >>> usage.uncached_input_tokens
         200
     """
 
@@ -108,21 +129,41 @@ class Cost(BaseModel):
     @classmethod
     def unpriced(cls, catalog_version: str | None = None) -> Cost:
         """The cost of a call whose model the catalog does not know."""
-        return cls.model_construct(
-            input_cost_usd=None,
-            cache_read_cost_usd=None,
-            cache_write_cost_usd=None,
-            output_cost_usd=None,
-            tool_cost_usd=None,
-            total_cost_usd=None,
-            priced=False,
-            priced_as=None,
-            catalog_version=catalog_version,
+        return construct_trusted(
+            cls,
+            {
+                "input_cost_usd": None,
+                "cache_read_cost_usd": None,
+                "cache_write_cost_usd": None,
+                "output_cost_usd": None,
+                "tool_cost_usd": None,
+                "total_cost_usd": None,
+                "priced": False,
+                "priced_as": None,
+                "catalog_version": catalog_version,
+            },
         )
 
 
-def _new_record_id() -> str:
-    return str(uuid.uuid4())
+# A generator of our own, reseeded in a forked child so parent and child never share ids.
+_random = random.Random()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_random.seed)
+_getrandbits = _random.getrandbits
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+def new_record_id() -> str:
+    """A random (version 4) UUID string.
+
+    ``str(uuid.uuid4())`` reads ``os.urandom`` on every call, a system call that alone costs a
+    third of the recorder's per-record budget. Record ids need uniqueness, not secrecy, so
+    they come from a ``random.Random`` of llmcost's own, reseeded from the OS in a forked child.
+    """
+    bits = (_getrandbits(128) & _UUID4_CLEAR) | _UUID4_SET
+    text = f"{bits:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def _utc_now() -> datetime:
@@ -157,7 +198,7 @@ class CostRecord(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
-    record_id: str = Field(default_factory=_new_record_id)
+    record_id: str = Field(default_factory=new_record_id)
     request_id: str | None = None
     response_id: str | None = None
     timestamp: datetime = Field(default_factory=_utc_now)
@@ -221,17 +262,7 @@ class CostRecord(BaseModel):
     @property
     def usage(self) -> Usage:
         """The token counts of this record as a :class:`Usage`."""
-        return Usage.model_construct(
-            input_tokens=self.input_tokens,
-            cache_read_tokens=self.cache_read_tokens,
-            cache_write_tokens=self.cache_write_tokens,
-            cache_write_1h_tokens=self.cache_write_1h_tokens,
-            output_tokens=self.output_tokens,
-            reasoning_tokens=self.reasoning_tokens,
-            input_audio_tokens=self.input_audio_tokens,
-            output_audio_tokens=self.output_audio_tokens,
-            web_search_requests=self.web_search_requests,
-        )
+        return construct_trusted(Usage, {name: getattr(self, name) for name in Usage.model_fields})
 
     def to_json_dict(self) -> dict[str, Any]:
         """The record as JSON-ready Python values: Decimals stay Decimals, datetimes become ISO
@@ -242,13 +273,17 @@ class CostRecord(BaseModel):
         return data
 
     def to_json(self) -> str:
-        """The record as one line of JSON, money as exact JSON numbers.
+        """The record as one line of compact JSON, money as exact JSON numbers.
 
         Example:
-            >>> '"total_cost_usd":0.0035' in record.to_json()  # doctest: +SKIP
+            >>> record = CostRecord(provider="openai", operation="chat",
+            ...                     total_cost_usd=Decimal("0.0035"))
+            >>> '"total_cost_usd":0.0035' in record.to_json()
             True
         """
-        return dumps_exact(self.to_json_dict())
+        data = self.__dict__.copy()
+        data["timestamp"] = self.timestamp.isoformat()
+        return _encode_flat(data, _MONEY_FIELDS)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> CostRecord:
@@ -263,21 +298,53 @@ def _encode_decimal(value: Decimal) -> str:
     return str(value)
 
 
+_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _encode_flat(data: dict[str, Any], decimal_keys: tuple[str, ...]) -> str:
+    # One pass of the C JSON encoder with the Decimals set to null, then each `"key":null` put
+    # back as the Decimal's exact digits. Inside a JSON string every quote is escaped, so the
+    # pattern can only be a key; should it occur other than once (a nested null of the same
+    # name) or should a Decimal sit where it is not expected, encode value by value instead.
+    original = data.copy()
+    decimals = []
+    for key in decimal_keys:
+        value = data[key]
+        if value is not None:
+            data[key] = None
+            decimals.append((key, value))
+    try:
+        text = _compact(data)
+    except TypeError:
+        return _encode_each(original)
+    for key, value in decimals:
+        pattern = f'"{key}":null'
+        if text.count(pattern) != 1:
+            return _encode_each(original)
+        text = text.replace(pattern, f'"{key}":{_encode_decimal(value)}')
+    return text
+
+
+def _encode_each(data: dict[str, Any]) -> str:
+    parts = []
+    for key, value in data.items():
+        text = _encode_decimal(value) if isinstance(value, Decimal) else _compact(value)
+        parts.append(f"{_compact(key)}:{text}")
+    return "{" + ",".join(parts) + "}"
+
+
 def dumps_exact(data: dict[str, Any]) -> str:
     """``json.dumps`` for flat dicts whose Decimal values must stay exact JSON numbers.
 
-    Values may be str, int, float, bool, None, Decimal, or a dict/list of those that holds no
-    Decimal. Keys keep their order; no whitespace is emitted.
+    Top-level values may be str, int, float, bool, None, Decimal, or a dict/list of those that
+    holds no Decimal. Keys keep their order; no whitespace is emitted.
+
+    Example:
+        >>> dumps_exact({"model": "gpt-4o", "cost": Decimal("0.10")})
+        '{"model":"gpt-4o","cost":0.10}'
     """
-    parts = []
-    encode = json.dumps
-    for key, value in data.items():
-        if isinstance(value, Decimal):
-            text = _encode_decimal(value)
-        else:
-            text = encode(value, separators=(",", ":"), ensure_ascii=False)
-        parts.append(f"{encode(key)}:{text}")
-    return "{" + ",".join(parts) + "}"
+    decimal_keys = tuple(key for key, value in data.items() if isinstance(value, Decimal))
+    return _encode_flat(dict(data), decimal_keys)
 
 
 MONEY_FIELDS: tuple[str, ...] = _MONEY_FIELDS
