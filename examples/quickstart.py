@@ -1,0 +1,31 @@
+"""The offline quickstart: llmcost end to end with no API key and no network.
+
+Run: python examples/quickstart.py [costs.jsonl]      (or: llmcost demo)
+
+Real ``openai`` and ``anthropic`` SDK clients talk to the fake providers of
+``llmcost.testing``. Three features are tagged with ``@llmcost.track_cost``, a budget refuses
+one call before it is sent, every record goes to a JSONL file, and the file is read back and
+summarised per feature. The code it runs is ``src/llmcost/demo.py``, written to be read;
+docs/quickstart.md walks through it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from llmcost.demo import run_demo
+
+
+def main() -> int:
+    result = run_demo(sys.argv[1] if len(sys.argv) > 1 else None)
+    # The demo's promises, checked: the examples test relies on this exit code.
+    ok = result.refused is not None and {row.key[0] for row in result.by_feature} == {
+        "support_chat",
+        "summarize",
+        "search",
+    }
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

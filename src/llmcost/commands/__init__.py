@@ -1,0 +1,1 @@
+"""Sub-commands of the ``llmcost`` command line, one module each."""

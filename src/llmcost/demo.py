@@ -1,0 +1,274 @@
+"""The offline demo behind ``llmcost demo`` and ``examples/quickstart.py``.
+
+It runs the real ``openai`` and ``anthropic`` SDK clients against the fake providers of
+:mod:`llmcost.testing`, so it needs no API key and no network, and shows llmcost end to end:
+
+1. ``llmcost.configure`` with a JSONL file sink and a callback sink, then ``instrument()``;
+2. three features tagged with ``@llmcost.track_cost``: a support chat (OpenAI chat
+   completions), document summaries (Anthropic messages, with prompt caching) and search
+   (OpenAI embeddings);
+3. a nightly digest inside ``llmcost.budget(max_cost_usd=0.02)``: the first summary fits, the
+   second is refused *before it is sent* with :class:`llmcost.BudgetExceeded`;
+4. the records read back from the JSONL file and summarised per feature with
+   :func:`llmcost.report.summarize`.
+
+Read this module top to bottom as a tutorial; ``docs/quickstart.md`` walks through it.
+
+Example:
+    >>> from llmcost.demo import run_demo
+    >>> result = run_demo("costs.jsonl")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+import llmcost
+
+if TYPE_CHECKING:
+    import anthropic
+    import openai
+
+    from llmcost.report import SummaryRow
+    from llmcost.testing import FakeOpenAITransport
+    from llmcost.types import CostRecord
+
+__all__ = ["DemoResult", "run_demo"]
+
+CHAT_MODEL = "gpt-4o-mini"
+SUMMARY_MODEL = "claude-sonnet-4-6"
+EMBEDDING_MODEL = "text-embedding-3-small"
+DIGEST_BUDGET_USD = Decimal("0.02")
+
+
+@dataclass
+class DemoResult:
+    """What the demo did, for tests and for callers that want more than the printout.
+
+    Attributes:
+        jsonl_path: The JSONL file the records were written to.
+        records: Every record the demo made, in order.
+        refused: The :class:`llmcost.BudgetExceeded` raised for the refused call.
+        by_feature: The per-feature summary read back from the JSONL file.
+    """
+
+    jsonl_path: Path
+    records: list[CostRecord] = field(default_factory=list)
+    refused: llmcost.BudgetExceeded | None = None
+    by_feature: list[SummaryRow] = field(default_factory=list)
+
+    @property
+    def total_usd(self) -> Decimal:
+        """The cost of every priced call the demo made."""
+        return sum(
+            (r.total_cost_usd for r in self.records if r.total_cost_usd is not None), Decimal(0)
+        )
+
+
+# --- the application: three features, each one function tagged with track_cost -----------------
+
+
+class HelpdeskApp:
+    """A tiny application with three LLM features; its clients are ordinary SDK clients."""
+
+    def __init__(self, chat: openai.OpenAI, claude: anthropic.Anthropic) -> None:
+        self.chat = chat
+        self.claude = claude
+
+    @llmcost.track_cost(feature="support_chat", tier="pro")
+    def answer(self, question: str) -> str:
+        response = self.chat.chat.completions.create(
+            model=CHAT_MODEL,
+            messages=[
+                {"role": "system", "content": "You are a helpful support agent."},
+                {"role": "user", "content": question},
+            ],
+            max_completion_tokens=300,
+        )
+        return response.choices[0].message.content or ""
+
+    @llmcost.track_cost(feature="summarize")
+    def summarize(self, document: str) -> str:
+        message = self.claude.messages.create(
+            model=SUMMARY_MODEL,
+            max_tokens=1024,
+            system=[
+                {
+                    "type": "text",
+                    "text": "Summarize support tickets in three bullet points.",
+                    "cache_control": {"type": "ephemeral"},
+                }
+            ],
+            messages=[{"role": "user", "content": document}],
+        )
+        return "".join(getattr(block, "text", "") for block in message.content)
+
+    @llmcost.track_cost(feature="search")
+    def embed(self, queries: list[str]) -> list[list[float]]:
+        response = self.chat.embeddings.create(model=EMBEDDING_MODEL, input=queries)
+        return [item.embedding for item in response.data]
+
+
+def _fake_clients() -> tuple[openai.OpenAI, anthropic.Anthropic, FakeOpenAITransport]:
+    """Real SDK clients answered locally; the usage they report is what the demo prices."""
+    from llmcost.testing import FakeOpenAITransport, fake_anthropic_client, fake_openai_client
+
+    # One OpenAI transport for chat and embeddings: its usage is changed per call below.
+    openai_transport = FakeOpenAITransport(
+        text="Try turning it off and on again; if that fails, reset the router.",
+        usage={"input_tokens": 1200, "output_tokens": 300},
+    )
+    chat = fake_openai_client(openai_transport)
+    claude = fake_anthropic_client(
+        text="- Printer offline\n- Driver reinstalled\n- Customer happy",
+        # 2,000 of the 3,000 input tokens are read from the prompt cache (billed at 10%).
+        usage={"input_tokens": 3000, "cache_read_tokens": 2000, "output_tokens": 250},
+    )
+    return chat, claude, openai_transport
+
+
+# --- the demo ------------------------------------------------------------------------------------
+
+
+class _Printer:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def line(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+
+    def header(self) -> None:
+        self.line(
+            f"  {'feature':<13} {'provider':<10} {'model':<23} {'input':>6} {'cached':>6} "
+            f"{'output':>6}  {'cost':>12}"
+        )
+
+    def record(self, record: CostRecord) -> None:
+        """A CallbackSink function: one line per call, as it happens."""
+        cost = "unpriced" if record.total_cost_usd is None else _usd(record.total_cost_usd)
+        self.line(
+            f"  {record.feature or '-':<13} {record.provider:<10} {record.model or '-':<23} "
+            f"{record.input_tokens:>6,} {record.cache_read_tokens:>6,} "
+            f"{record.output_tokens:>6,}  {cost:>12}"
+        )
+
+
+def _usd(amount: Decimal) -> str:
+    """``$0.00027``, ``$12.50``: every digit of the exact amount, and at least the cents."""
+    text = f"{amount:,f}"
+    if "." in text:
+        text = text.rstrip("0")
+    whole, _, fraction = text.partition(".")
+    return f"${whole}.{fraction.ljust(2, '0')}"
+
+
+def run_demo(jsonl_path: str | Path | None = None, *, out: TextIO | None = None) -> DemoResult:
+    """Run the offline demo, printing as it goes; no API key and no network needed.
+
+    It replaces the llmcost configuration of the process (``configure`` + ``instrument``) and
+    shuts llmcost down at the end.
+
+    Args:
+        jsonl_path: The JSONL file to append the records to; None makes a new temporary
+            directory.
+        out: Where to print (default ``sys.stdout``).
+
+    Returns:
+        What the demo did: the records, the refused call and the per-feature summary.
+
+    Example:
+        >>> from llmcost.demo import run_demo
+        >>> result = run_demo()  # doctest: +SKIP
+        >>> result.refused is not None  # doctest: +SKIP
+        True
+    """
+    from llmcost.report import format_table, summarize
+
+    printer = _Printer(out if out is not None else sys.stdout)
+    if jsonl_path is None:
+        jsonl_path = Path(tempfile.mkdtemp(prefix="llmcost-demo-")) / "costs.jsonl"
+    path = Path(jsonl_path)
+    result = DemoResult(jsonl_path=path)
+
+    printer.line("llmcost demo: real OpenAI and Anthropic SDK clients on fake transports")
+    printer.line("(no API key, no network; prices from llmcost's bundled catalog)")
+    printer.line()
+
+    # 1. Configure once at start-up: where records go, and default tags. instrument() patches
+    #    the installed SDKs; every client made from now on (or before) is measured.
+    llmcost.configure(
+        project="helpdesk",
+        environment="demo",
+        sinks=[
+            llmcost.sinks.JSONLFileSink(path),
+            llmcost.sinks.CallbackSink(printer.record),
+            llmcost.sinks.CallbackSink(result.records.append),
+        ],
+    )
+    llmcost.instrument()
+    try:
+        chat, claude, openai_transport = _fake_clients()
+        app = HelpdeskApp(chat, claude)
+
+        # 2. Use the application as usual: each call is priced and tagged with its feature.
+        printer.header()
+        app.answer("My printer says it is offline. What can I do?")
+        app.answer("And how do I reset the router?")
+        app.summarize("Ticket 4711: printer offline since Monday ... (a long ticket)")
+        openai_transport.usage = {"input_tokens": 64, "output_tokens": 0}  # embeddings
+        app.embed(["printer offline", "reset router"])
+
+        # 3. A budget refuses a call *before it is sent* when the call's worst case (estimated
+        #    input + max_tokens of output) no longer fits.
+        printer.line()
+        printer.line(
+            f"Nightly digest inside llmcost.budget(max_cost_usd={DIGEST_BUDGET_USD}): "
+            "summarize 3 tickets"
+        )
+        try:
+            with llmcost.budget(max_cost_usd=DIGEST_BUDGET_USD, name="nightly-digest") as digest:
+                for ticket in ("Ticket 4712 ...", "Ticket 4713 ...", "Ticket 4714 ..."):
+                    app.summarize(ticket)
+        except llmcost.BudgetExceeded as exc:
+            result.refused = exc
+            printer.line(
+                f"  {'summarize':<13} refused before sending: llmcost.BudgetExceeded\n"
+                f"  {'':<13} spent {_usd(digest.spent_usd)} of {_usd(DIGEST_BUDGET_USD)}; the next "
+                f"call could cost up to {_usd(Decimal(exc.estimate or 0))}"
+            )
+    finally:
+        llmcost.shutdown()  # flush and close the sinks
+        llmcost.uninstrument()
+
+    # 4. The JSONL file is the durable record: read it back and summarise it by feature. (The
+    #    sink appends, so a file used before keeps its records: summarise this run's only.)
+    ours = {record.record_id for record in result.records}
+    result.by_feature = summarize(
+        (record for record in llmcost.read_records(path) if record.record_id in ours),
+        by="feature",
+    )
+    printer.line()
+    printer.line(f"{len(result.records)} records appended to {path}")
+    printer.line(
+        "Cost by feature (read back with llmcost.read_records + llmcost.report.summarize):"
+    )
+    printer.line()
+    for row in format_table(result.by_feature).splitlines():
+        printer.line("  " + row)
+    printer.line()
+    live = sum(1 for record in result.records if not record.replayed)
+    printer.line(
+        f"Total {_usd(result.total_usd)}. "
+        + (
+            "Every call was answered by a fake transport (replayed=True): no money was spent."
+            if not live
+            else f"{live} call(s) reached a live provider."
+        )
+    )
+    printer.line(f"Try: llmcost report {path} --by feature,model")
+    return result
