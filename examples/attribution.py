@@ -13,7 +13,9 @@ import llmcost
 
 def summarize_ticket(ticket: str) -> None:
     # Stands in for an instrumented SDK call; the recorder path is the same.
-    llmcost.record_usage(provider="openai", model="gpt-4o-mini", input_tokens=800, output_tokens=120)
+    llmcost.record_usage(
+        provider="openai", model="gpt-4o-mini", input_tokens=800, output_tokens=120
+    )
 
 
 @llmcost.track_cost(feature="triage", tier="pro")
@@ -23,7 +25,9 @@ def triage(ticket: str) -> None:
 
 async def draft_reply(n: int) -> None:
     await asyncio.sleep(0)
-    llmcost.record_usage(provider="anthropic", model="claude-haiku-4-5", input_tokens=1500, output_tokens=400)
+    llmcost.record_usage(
+        provider="anthropic", model="claude-haiku-4-5", input_tokens=1500, output_tokens=400
+    )
 
 
 async def reply_to_all() -> None:
