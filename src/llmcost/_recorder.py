@@ -37,6 +37,7 @@ _EMPTY_USAGE = Usage()
 #: Functions that see every record whatever the configured sinks are (the pytest plugin).
 _listeners: tuple[Callable[[CostRecord], object], ...] = ()
 _listeners_lock = threading.Lock()
+_claim_lock = threading.Lock()
 _warned_unknown: set[str] = set()
 _warned_lock = threading.Lock()
 
@@ -50,7 +51,6 @@ class Call:
 
     __slots__ = (
         "_done",
-        "_lock",
         "client",
         "config",
         "data_residency",
@@ -97,10 +97,10 @@ class Call:
         self.timestamp = datetime.now(timezone.utc)
         self.started = time.perf_counter()
         self._done = False
-        self._lock = threading.Lock()
 
     def _claim(self) -> bool:
-        with self._lock:
+        # One lock for all calls: claims are rare and brief, and a Lock per call costs more.
+        with _claim_lock:
             if self._done:
                 return False
             self._done = True
@@ -270,25 +270,21 @@ def _record(
         overrides = meta.pop("attribution", None)
         if overrides is not None:
             attribution = attribution.merged_with(**overrides)
+        unexpected = meta.keys() - _META_FIELDS
+        if unexpected:
+            raise TypeError(f"unknown CostRecord fields from an integration: {sorted(unexpected)}")
         trace_id, span_id = _current_trace_ids()
+        get = meta.get
+        # In CostRecord's declared order, so every record serialises with the same layout.
         fields: dict[str, Any] = {
-            "request_id": None,
-            "response_id": None,
-            "response_model": None,
-            "service_tier": None,
-            "batch": False,
-            "speed": None,
-            "inference_geo": None,
-            "data_residency": call.data_residency,
-            "status": "ok",
-            "error_type": None,
-            "replayed": False,
-            **meta,
             "record_id": new_record_id(),
+            "request_id": get("request_id"),
+            "response_id": get("response_id"),
             "timestamp": call.timestamp,
             "provider": call.provider,
             "operation": call.operation,
             "model": call.model,
+            "response_model": get("response_model"),
             "priced_as": cost.priced_as,
             "feature": attribution.feature,
             "project": attribution.project,
@@ -312,8 +308,16 @@ def _record(
             "total_cost_usd": cost.total_cost_usd,
             "priced": cost.priced,
             "estimated": estimated,
+            "replayed": bool(get("replayed", False)),
             "latency_ms": latency_ms,
             "stream": call.stream,
+            "status": get("status", "ok"),
+            "error_type": get("error_type"),
+            "service_tier": get("service_tier"),
+            "batch": bool(get("batch", False)),
+            "speed": get("speed"),
+            "inference_geo": get("inference_geo"),
+            "data_residency": get("data_residency", call.data_residency),
             "catalog_version": cost.catalog_version,
             "trace_id": trace_id,
             "span_id": span_id,

@@ -172,7 +172,7 @@ def report_internal_error(kind: str, exc: BaseException) -> None:
         raise exc
 
 
-class internal_guard:  # noqa: N801 - used like a function: `with internal_guard("x"):`
+class internal_guard:  # lower-case: it reads like a function, `with internal_guard("x"):`
     """Catch, log once and count any exception raised inside; usable as ``with`` or decorator.
 
     A decorated function that fails returns None. Never wrap the user's own SDK call with
@@ -204,7 +204,7 @@ class internal_guard:  # noqa: N801 - used like a function: `with internal_guard
         def guarded(*args: Any, **kwargs: Any) -> Any:
             try:
                 return func(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - rule one
+            except Exception as exc:  # rule one: never break the host application
                 report_internal_error(kind, exc)
                 return None
 

@@ -159,9 +159,9 @@ class CostScope:
         open only while the generator's own code runs, not while its consumer does.
         """
         if inspect.isasyncgenfunction(func):
-            return cast(F, self._wrap_async_generator(func))
+            return cast("F", self._wrap_async_generator(func))
         if inspect.isgeneratorfunction(func):
-            return cast(F, self._wrap_generator(func))
+            return cast("F", self._wrap_generator(func))
         if inspect.iscoroutinefunction(func):
 
             @functools.wraps(func)
@@ -169,14 +169,14 @@ class CostScope:
                 async with self._fresh():
                     return await func(*args, **kwargs)
 
-            return cast(F, run_async)
+            return cast("F", run_async)
 
         @functools.wraps(func)
         def run(*args: Any, **kwargs: Any) -> Any:
             with self._fresh():
                 return func(*args, **kwargs)
 
-        return cast(F, run)
+        return cast("F", run)
 
     def _wrap_generator(
         self, func: Callable[..., Generator[Any, Any, Any]]
@@ -201,7 +201,7 @@ class CostScope:
                     with scope:
                         gen.close()
                     raise
-                except BaseException as exc:  # noqa: BLE001 - forwarded into the generator
+                except BaseException as exc:  # forwarded into the wrapped generator
                     thrown = exc
 
         return run
@@ -232,7 +232,7 @@ class CostScope:
                     with scope:
                         await agen.aclose()
                     raise
-                except BaseException as exc:  # noqa: BLE001 - forwarded into the generator
+                except BaseException as exc:  # forwarded into the wrapped generator
                     thrown = exc
 
         return run

@@ -53,9 +53,7 @@ def test_record_usage_rejects_bad_usage_and_records_nothing(memory_sink: MemoryS
     with pytest.raises(ValueError, match="input_tokens"):
         llmcost.record_usage(provider="openai", model="gpt-4o", input_tokens=-5)
     with pytest.raises(ValueError, match="cache_read_tokens"):
-        llmcost.record_usage(
-            provider="openai", model="gpt-4o", input_tokens=5, cache_read_tokens=6
-        )
+        llmcost.record_usage(provider="openai", model="gpt-4o", input_tokens=5, cache_read_tokens=6)
     assert memory_sink.records == []
 
 
@@ -316,3 +314,19 @@ def test_stats_count_records() -> None:
     assert llmcost.stats()["records"] == 4
     errors.reset_stats()
     assert llmcost.stats().get("records", 0) == 0
+
+
+def test_records_keep_the_declared_field_order(memory_sink: MemorySink) -> None:
+    """Recorder-made records serialise with the same layout as validated ones."""
+    record = llmcost.record_usage(provider="openai", model="gpt-4o", input_tokens=1)
+    assert tuple(record.__dict__) == tuple(CostRecord.model_fields)
+    validated = CostRecord.model_validate(record.model_dump())
+    assert record.to_json() == validated.to_json()
+
+
+def test_unknown_meta_from_an_integration_is_an_internal_error(memory_sink: MemorySink) -> None:
+    """A misspelt field from an integration is caught, not silently stored."""
+    call = _recorder.start_call("openai", "chat", "gpt-4o")
+    with pytest.raises(TypeError, match="request_idd"):
+        call.finish(Usage(input_tokens=1), request_idd="r")
+    assert memory_sink.records == []
