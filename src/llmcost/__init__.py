@@ -32,10 +32,10 @@ from llmcost.tracking import CostScope, bind_context, track_cost
 
 if TYPE_CHECKING:
     from llmcost import anomaly, pricing, report, testing, tokens
-    from llmcost.anomaly import AnomalyConfig
-    from llmcost.budget import Budget, budget
-    from llmcost.policy import Policy
     from llmcost._recorder import record_usage
+    from llmcost.anomaly import AnomalyConfig
+    from llmcost.budgets import Budget, budget
+    from llmcost.policy import Policy
     from llmcost.reading import read_records
     from llmcost.types import Cost, CostRecord, Usage
 
@@ -85,8 +85,8 @@ _LAZY_ATTRIBUTES = {
     "Usage": "llmcost.types",
     "record_usage": "llmcost._recorder",
     "AnomalyConfig": "llmcost.anomaly",
-    "Budget": "llmcost.budget",
-    "budget": "llmcost.budget",
+    "Budget": "llmcost.budgets",
+    "budget": "llmcost.budgets",
     "Policy": "llmcost.policy",
     "read_records": "llmcost.reading",
 }
@@ -151,8 +151,12 @@ def reset() -> None:
         >>> import llmcost
         >>> llmcost.reset()
     """
+    import sys
+
     from llmcost import _context, _recorder
 
     uninstrument()
     _context.reset()
     _recorder.forget_warnings()
+    if "llmcost._budgets" in sys.modules:
+        sys.modules["llmcost._budgets"].forget_warnings()

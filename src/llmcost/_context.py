@@ -101,7 +101,7 @@ state = _State()
 
 #: The open attribution scopes, outermost first (``llmcost.tracking.CostScope`` objects).
 scope_stack: ContextVar[tuple[Any, ...]] = ContextVar("llmcost_scopes", default=())
-#: The open budgets, outermost first (``llmcost.budget.Budget`` objects).
+#: The open budgets, outermost first (``llmcost.budgets.Budget`` objects).
 budget_stack: ContextVar[tuple[Any, ...]] = ContextVar("llmcost_budgets", default=())
 
 

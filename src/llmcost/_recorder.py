@@ -446,7 +446,15 @@ def record_usage(
     if latency_ms is None:
         latency_ms = 0.0
     # The manual path is not guarded: the caller asked for this record and should see errors.
-    return _record(call, usage, estimated, latency_ms, meta)
+    record = _record(call, usage, estimated, latency_ms, meta)
+    budgets = budget_stack.get()
+    if budgets:
+        from llmcost import _budgets
+
+        # Nothing was reserved (the call already happened elsewhere): charge what it cost.
+        with errors.internal_guard("budget.charge"):
+            _budgets.charge_record(budgets, record)
+    return record
 
 
 def forget_warnings() -> None:

@@ -242,8 +242,12 @@ async def test_async_generator_scope(memory_sink: MemorySink) -> None:
 
 def test_scope_exits_on_exception(memory_sink: MemorySink) -> None:
     """An exception leaves the scope: calls after it are no longer tagged."""
-    with pytest.raises(RuntimeError), llmcost.track_cost(feature="boom"):
-        spend()
-        raise RuntimeError("user error")
+    def fail_inside_scope() -> None:
+        with llmcost.track_cost(feature="boom"):
+            spend()
+            raise RuntimeError("user error")
+
+    with pytest.raises(RuntimeError):
+        fail_inside_scope()
     spend()
     assert [r.feature for r in memory_sink.records] == ["boom", None]

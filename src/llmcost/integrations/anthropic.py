@@ -86,9 +86,12 @@ def _is_api_response(result: Any) -> bool:
 # --- the three steps around the SDK call -----------------------------------------------------
 
 
-def _start(kwargs: dict[str, Any], stream: bool) -> tuple[Call, dict[str, Any]]:
+def _start(kwargs: dict[str, Any], stream: bool, instance: Any) -> tuple[Call, dict[str, Any]]:
     # May raise BudgetExceeded / PolicyViolation / UnknownModelError on purpose: nothing sent.
-    call = start_call(PROVIDER, OPERATION, _model(kwargs), request=kwargs, stream=stream)
+    # The resource goes along for budgets with estimator="anthropic_api" (its count_tokens).
+    call = start_call(
+        PROVIDER, OPERATION, _model(kwargs), request=kwargs, stream=stream, client=instance
+    )
     overrides = call.request_overrides
     if overrides:
         kwargs = {**kwargs, **overrides}
@@ -164,7 +167,7 @@ def _create(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str
     """``Messages.create`` and ``Messages.parse``, sync (plain or ``stream=True``)."""
     if not state.active:
         return wrapped(*args, **kwargs)
-    call, kwargs = _start(kwargs, bool(kwargs.get("stream")))
+    call, kwargs = _start(kwargs, bool(kwargs.get("stream")), instance)
     try:
         result = wrapped(*args, **kwargs)
     except BaseException as exc:
@@ -184,7 +187,7 @@ async def _acreate_call(
     wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
     # Runs when awaited, i.e. when the request is really sent, in the awaiting task's context.
-    call, kwargs = _start(kwargs, bool(kwargs.get("stream")))
+    call, kwargs = _start(kwargs, bool(kwargs.get("stream")), instance)
     try:
         result = await wrapped(*args, **kwargs)
     except BaseException as exc:
@@ -197,7 +200,7 @@ def _stream(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str
     """``Messages.stream()``: returns the SDK's stream manager inside a recording proxy."""
     if not state.active:
         return wrapped(*args, **kwargs)
-    call, kwargs = _start(kwargs, True)
+    call, kwargs = _start(kwargs, True, instance)
     try:
         manager = wrapped(*args, **kwargs)
     except BaseException:
@@ -211,7 +214,7 @@ def _astream(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[st
     """``AsyncMessages.stream()``: a plain method returning an async stream manager."""
     if not state.active:
         return wrapped(*args, **kwargs)
-    call, kwargs = _start(kwargs, True)
+    call, kwargs = _start(kwargs, True, instance)
     try:
         manager = wrapped(*args, **kwargs)
     except BaseException:

@@ -1,0 +1,458 @@
+"""Budgets that act before money is spent: :func:`budget` and :class:`Budget`.
+
+A budget is a context manager (``with`` / ``async with``) and a decorator. While it is open,
+every instrumented call made in its context is checked *before it is sent*: its worst case is
+reserved on the budget, or the call is refused with :class:`llmcost.BudgetExceeded`. See
+``docs/budgets.md``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import itertools
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+
+from llmcost import errors
+from llmcost._budgets import (
+    Amounts,
+    BudgetStore,
+    InMemoryBudgetStore,
+    Limits,
+    Totals,
+)
+from llmcost._context import budget_stack
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from llmcost.types import CostRecord
+
+__all__ = ["Budget", "BudgetStore", "InMemoryBudgetStore", "budget"]
+
+logger = logging.getLogger("llmcost")
+
+F = TypeVar("F", bound=Callable[..., Any])
+OnExceed = Literal["raise", "warn"]
+Estimator = Literal["local", "anthropic_api"]
+
+_unnamed = itertools.count(1)
+_ZERO = Decimal(0)
+
+
+def _tidy(amount: Decimal) -> Decimal:
+    """Drop trailing zeros left by subtraction (0.0098500 -> 0.00985), without exponents."""
+    if not amount:
+        return _ZERO
+    tidy = amount.normalize()
+    exponent = tidy.as_tuple().exponent
+    return tidy.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else tidy
+
+
+def _money_limit(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise TypeError(f"budget(max_cost_usd=...) must be a number of dollars, got {value!r}")
+    try:
+        # str() first: a float like 0.1 means the decimal 0.1, not its binary approximation.
+        amount = value if isinstance(value, Decimal) else Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise ValueError(
+            f"budget(max_cost_usd=...) must be a number of dollars, got {value!r}"
+        ) from None
+    if not amount.is_finite() or amount < 0:
+        raise ValueError(f"budget(max_cost_usd=...) must be a finite amount >= 0, got {value!r}")
+    return amount
+
+
+def _count_limit(name: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"budget({name}=...) must be an int >= 0 or None, got {value!r}")
+    return value
+
+
+class Budget:
+    """An open budget: its limits, what was spent and what is reserved by calls in flight.
+
+    Get one from :func:`llmcost.budget`. Figures are read from the budget's store, so they
+    include calls made from other threads and tasks that share it. Money is exact Decimal.
+
+    Attributes:
+        name: The name given, or None.
+        limits: The limits (``cost_usd``, ``input_tokens``, ``output_tokens``,
+            ``total_tokens``, ``calls``; None where unlimited).
+        on_exceed: ``"raise"`` or ``"warn"``.
+        records: The records of the calls settled on this budget object.
+        unpriced_calls: Calls whose model had no price (they add tokens but no cost).
+        exceeded_calls: Calls let through over a limit (``on_exceed="warn"``).
+
+    Example:
+        >>> import llmcost
+        >>> with llmcost.budget(max_cost_usd=0.05, name="request") as b:
+        ...     pass
+        >>> b.spent_usd, b.remaining_usd
+        (Decimal('0'), Decimal('0.05'))
+    """
+
+    def __init__(
+        self,
+        max_cost_usd: Decimal | float | int | str | None = None,
+        *,
+        max_input_tokens: int | None = None,
+        max_output_tokens: int | None = None,
+        max_total_tokens: int | None = None,
+        max_calls: int | None = None,
+        on_exceed: OnExceed = "raise",
+        warn_at: float | None = 0.8,
+        on_warn: Callable[[Budget], object] | None = None,
+        name: str | None = None,
+        store: BudgetStore | None = None,
+        estimator: Estimator = "local",
+    ) -> None:
+        if on_exceed not in ("raise", "warn"):
+            raise ValueError(f"budget(on_exceed=...) must be 'raise' or 'warn', got {on_exceed!r}")
+        if warn_at is not None and (
+            isinstance(warn_at, bool)
+            or not isinstance(warn_at, (int, float, Decimal))
+            or not 0 < warn_at <= 1
+        ):
+            raise ValueError(
+                f"budget(warn_at=...) must be a fraction in (0, 1] or None, got {warn_at!r}"
+            )
+        if on_warn is not None and not callable(on_warn):
+            raise TypeError(f"budget(on_warn=...) must be callable, got {on_warn!r}")
+        if estimator not in ("local", "anthropic_api"):
+            raise ValueError(
+                f"budget(estimator=...) must be 'local' or 'anthropic_api', got {estimator!r}"
+            )
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"budget(name=...) must be a string, got {name!r}")
+        if store is not None and not isinstance(store, BudgetStore):
+            raise TypeError(
+                f"budget(store=...) must implement reserve/settle/release/read, got {store!r}"
+            )
+        self.limits = Limits(
+            cost_usd=_money_limit(max_cost_usd),
+            input_tokens=_count_limit("max_input_tokens", max_input_tokens),
+            output_tokens=_count_limit("max_output_tokens", max_output_tokens),
+            total_tokens=_count_limit("max_total_tokens", max_total_tokens),
+            calls=_count_limit("max_calls", max_calls),
+        )
+        self.on_exceed: OnExceed = on_exceed
+        self.warn_at = warn_at
+        # Precomputed: the settle path compares spent with these on every call.
+        self._warn_levels: tuple[tuple[str, Decimal | int, Decimal], ...] = (
+            ()
+            if warn_at is None
+            else tuple(
+                (dimension, limit, Decimal(str(warn_at)) * limit)
+                for dimension, limit in self.limits.items()
+                if limit
+            )
+        )
+        self.on_warn = on_warn
+        self.name = name
+        self.estimator: Estimator = estimator
+        self._given_store = store
+        self.store: BudgetStore = store if store is not None else InMemoryBudgetStore()
+        # The store key: the name when a shared store is given (budgets with the same name
+        # share totals); a private store only needs a key unique in this process.
+        if store is None:
+            self.key = f"budget-{next(_unnamed)}"
+        elif name:
+            self.key = name
+        else:
+            self.key = f"budget-{uuid.uuid4().hex}"
+        self.records: list[CostRecord] = []
+        self.unpriced_calls = 0
+        self.exceeded_calls = 0
+        self._warned = False
+        self._overshoot_logged = False
+        self._lock = threading.Lock()
+        self._tokens: list[contextvars.Token[tuple[Any, ...]]] = []
+
+    @property
+    def display_name(self) -> str:
+        """How errors and logs name this budget: its name, else its limits."""
+        if self.name:
+            return repr(self.name)
+        return f"({self._describe_limits()})"
+
+    def _describe_limits(self) -> str:
+        names = {
+            "cost_usd": "max_cost_usd",
+            "input_tokens": "max_input_tokens",
+            "output_tokens": "max_output_tokens",
+            "total_tokens": "max_total_tokens",
+            "calls": "max_calls",
+        }
+        parts = [f"{names[dim]}={limit}" for dim, limit in self.limits.items()]
+        return ", ".join(parts) or "no limits"
+
+    def __repr__(self) -> str:
+        return (
+            f"Budget(name={self.name!r}, {self._describe_limits()}, spent_usd={self.spent_usd}, "
+            f"reserved_usd={self.reserved_usd}, calls={self.calls})"
+        )
+
+    def _fresh(self) -> Budget:
+        """A new budget with the same settings (each decorated invocation gets its own)."""
+        limits = self.limits
+        return Budget(
+            limits.cost_usd,
+            max_input_tokens=limits.input_tokens,
+            max_output_tokens=limits.output_tokens,
+            max_total_tokens=limits.total_tokens,
+            max_calls=limits.calls,
+            on_exceed=self.on_exceed,
+            warn_at=self.warn_at,
+            on_warn=self.on_warn,
+            name=self.name,
+            store=self._given_store,
+            estimator=self.estimator,
+        )
+
+    # -- figures -------------------------------------------------------------------------------
+
+    def totals(self) -> Totals:
+        """Spent and reserved amounts, read atomically from the store."""
+        return self.store.read(self.key)
+
+    @property
+    def spent_usd(self) -> Decimal:
+        """The cost of the calls settled so far."""
+        return _tidy(self.totals().spent.cost_usd)
+
+    @property
+    def reserved_usd(self) -> Decimal:
+        """The worst cases held by calls still in flight."""
+        return _tidy(self.totals().reserved.cost_usd)
+
+    @property
+    def remaining_usd(self) -> Decimal | None:
+        """What a new call can still reserve: limit − spent − reserved (never below 0)."""
+        limit = self.limits.cost_usd
+        if limit is None:
+            return None
+        totals = self.totals()
+        return _tidy(max(limit - totals.spent.cost_usd - totals.reserved.cost_usd, _ZERO))
+
+    @property
+    def calls(self) -> int:
+        """How many calls were made and settled (failed calls included)."""
+        return self.totals().spent.calls
+
+    @property
+    def input_tokens(self) -> int:
+        """Input tokens of the settled calls."""
+        return self.totals().spent.input_tokens
+
+    @property
+    def output_tokens(self) -> int:
+        """Output tokens of the settled calls."""
+        return self.totals().spent.output_tokens
+
+    @property
+    def total_tokens(self) -> int:
+        """Input plus output tokens of the settled calls."""
+        return self.totals().spent.total_tokens
+
+    # -- called by the reservation -------------------------------------------------------------
+
+    def _settled(
+        self, reserved: Amounts, actual: Amounts, record: CostRecord, charged: bool
+    ) -> None:
+        totals = self.store.settle(self.key, reserved, actual) if charged else self.totals()
+        self.records.append(record)  # list.append is atomic
+        if record.total_cost_usd is None:
+            with self._lock:
+                self.unpriced_calls += 1
+        if self._warn_levels and not self._warned:
+            self._check_warn(totals)
+
+    def _released(self, reserved: Amounts, charged: bool) -> None:
+        if charged:
+            self.store.release(self.key, reserved)
+
+    def _overshot(self, error: errors.BudgetExceeded) -> None:
+        """A call was let through over a limit (warn mode): count, log once."""
+        errors.count("budget.exceeded_warn")
+        with self._lock:
+            self.exceeded_calls += 1
+            first = not self._overshoot_logged
+            self._overshoot_logged = True
+        if first:
+            logger.warning(
+                "%s (on_exceed='warn': the call was sent; further overshoots of this budget "
+                "are counted in Budget.exceeded_calls, not logged)",
+                str(error).replace("refused", "would have refused", 1),
+            )
+
+    def _check_warn(self, totals: Totals) -> None:
+        if self._warned or not self._warn_levels:
+            return
+        crossed = None
+        for dimension, limit, level in self._warn_levels:
+            if getattr(totals.spent, dimension) >= level:
+                crossed = (dimension, limit)
+                break
+        if crossed is None:
+            return
+        with self._lock:
+            first = not self._warned
+            self._warned = True
+        if not first:
+            return
+        dimension, limit = crossed
+        used = totals.spent.get(dimension)
+        logger.warning(
+            "llmcost budget %s has used %s of its %s limit of %s (warn_at=%s)",
+            self.display_name,
+            used,
+            dimension,
+            limit,
+            self.warn_at,
+        )
+        if self.on_warn is not None:
+            try:
+                self.on_warn(self)
+            except Exception:
+                errors.count("budget.on_warn_errors")
+                logger.exception("llmcost budget %s: the on_warn callback failed", self.name)
+
+    # -- context manager -----------------------------------------------------------------------
+
+    def _push(self) -> None:
+        self._tokens.append(budget_stack.set((*budget_stack.get(), self)))
+
+    def _pop(self) -> None:
+        budget_stack.reset(self._tokens.pop())
+
+    def __enter__(self) -> Budget:
+        self._push()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._pop()
+
+    async def __aenter__(self) -> Budget:
+        self._push()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._pop()
+
+    # -- decorator -----------------------------------------------------------------------------
+
+    def __call__(self, func: F) -> F:
+        """Decorate a function or coroutine function: each invocation gets a fresh budget."""
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def run_async(*args: Any, **kwargs: Any) -> Any:
+                async with self._fresh():
+                    return await func(*args, **kwargs)
+
+            return cast("F", run_async)
+
+        if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
+            raise TypeError(
+                "llmcost.budget cannot decorate a generator function: use `with llmcost.budget()` "
+                "inside it"
+            )
+
+        @functools.wraps(func)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with self._fresh():
+                return func(*args, **kwargs)
+
+        return cast("F", run)
+
+
+def budget(
+    max_cost_usd: Decimal | float | int | str | None = None,
+    *,
+    max_input_tokens: int | None = None,
+    max_output_tokens: int | None = None,
+    max_total_tokens: int | None = None,
+    max_calls: int | None = None,
+    on_exceed: OnExceed = "raise",
+    warn_at: float | None = 0.8,
+    on_warn: Callable[[Budget], object] | None = None,
+    name: str | None = None,
+    store: BudgetStore | None = None,
+    estimator: Estimator = "local",
+) -> Budget:
+    """Refuse LLM calls before they are sent when their worst case would overshoot a limit.
+
+    Use it as ``with`` / ``async with`` (it yields the :class:`Budget`) or as a decorator on a
+    function or coroutine function (each invocation gets a fresh budget). Before every
+    instrumented call made inside, the call's worst case (estimated input tokens × input rate
+    + output ceiling × output rate) is reserved; if an open budget cannot cover it, the call
+    raises :class:`llmcost.BudgetExceeded` without any request being sent. Nested budgets all
+    apply. When the call's record is made, the reservation becomes its real cost.
+
+    Threads do not inherit the budget on their own: submit work with
+    :func:`llmcost.bind_context` (or ``contextvars.copy_context().run``).
+
+    Args:
+        max_cost_usd: Dollar limit (Decimal, str, int or float).
+        max_input_tokens: Limit on input tokens (estimated before, exact after each call).
+        max_output_tokens: Limit on output tokens.
+        max_total_tokens: Limit on input + output tokens.
+        max_calls: Limit on the number of calls.
+        on_exceed: ``"raise"`` refuses the call; ``"warn"`` logs (once per budget), counts in
+            ``Budget.exceeded_calls`` and lets it through.
+        warn_at: Fraction of any limit whose crossing logs one warning and calls ``on_warn``.
+        on_warn: Called with the budget when ``warn_at`` is crossed.
+        name: Shown in errors and logs; with ``store``, budgets of the same name share totals.
+        store: A :class:`BudgetStore` (default: a private in-memory store).
+        estimator: ``"local"`` counts input tokens offline; ``"anthropic_api"`` asks
+            Anthropic's free ``messages.count_tokens`` endpoint for exact counts of
+            Anthropic calls (one extra HTTP request per call; sync clients only).
+
+    Returns:
+        The :class:`Budget`, not yet open.
+
+    Raises:
+        ValueError: a limit or option is invalid.
+
+    Example:
+        >>> import llmcost
+        >>> with llmcost.budget(max_cost_usd=0.05, name="request") as b:
+        ...     pass  # client.chat.completions.create(...) raises BudgetExceeded if needed
+        >>> b.remaining_usd
+        Decimal('0.05')
+    """
+    return Budget(
+        max_cost_usd,
+        max_input_tokens=max_input_tokens,
+        max_output_tokens=max_output_tokens,
+        max_total_tokens=max_total_tokens,
+        max_calls=max_calls,
+        on_exceed=on_exceed,
+        warn_at=warn_at,
+        on_warn=on_warn,
+        name=name,
+        store=store,
+        estimator=estimator,
+    )
