@@ -1,0 +1,242 @@
+"""``llmcost price`` (price one call from token counts) and ``llmcost models`` (list the catalog).
+
+Exit codes: 0 success; 1 unknown model or a malformed ``--catalog`` override; 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmcost.pricing import Catalog
+
+__all__ = ["register"]
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of tokens: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"token counts cannot be negative: {text!r}")
+    return value
+
+
+def _instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date or time: {text!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``price`` and ``models`` to the ``llmcost`` command line."""
+    price = subparsers.add_parser(
+        "price",
+        help="price one call from its token counts",
+        description=(
+            "Print what one call costs, part by part, from the bundled catalog (plus an "
+            "optional override file). Input counts ALL input tokens, cache reads and writes "
+            "included; reasoning tokens are a part of output."
+        ),
+    )
+    price.add_argument("model", help="model name as sent or reported (aliases resolve)")
+    price.add_argument("--input", type=_count, required=True, help="all input tokens")
+    price.add_argument("--output", type=_count, default=0, help="all output tokens")
+    price.add_argument("--cache-read", type=_count, default=0, help="input tokens read from cache")
+    price.add_argument(
+        "--cache-write", type=_count, default=0, help="input tokens written to cache (all)"
+    )
+    price.add_argument(
+        "--cache-write-1h",
+        type=_count,
+        default=0,
+        help="the part of --cache-write with long retention (Anthropic 1h, OpenAI 12h)",
+    )
+    price.add_argument("--reasoning", type=_count, default=0, help="reasoning part of output")
+    price.add_argument("--input-audio", type=_count, default=0, help="audio part of input")
+    price.add_argument("--output-audio", type=_count, default=0, help="audio part of output")
+    price.add_argument("--web-searches", type=_count, default=0, help="web search requests")
+    price.add_argument("--batch", action="store_true", help="priced as a batch API call")
+    price.add_argument("--service-tier", help="flex, priority, ... (as the provider reports it)")
+    price.add_argument("--speed", help="Anthropic speed mode, e.g. fast")
+    price.add_argument("--inference-geo", help="Anthropic inference geography, e.g. us")
+    price.add_argument("--data-residency", help="OpenAI data-residency region, e.g. eu")
+    price.add_argument("--provider", help="provider hint: openai, anthropic, azure, bedrock ...")
+    price.add_argument("--at", type=_instant, help="when the call happened (ISO; default now)")
+    price.add_argument("--catalog", help="a JSON override file layered on the bundled catalog")
+    price.add_argument("--format", choices=("table", "json"), default="table")
+    price.set_defaults(func=_run_price)
+
+    models = subparsers.add_parser(
+        "models",
+        help="list the models the catalog prices",
+        description="List the catalog's models with today's standard rates (USD per 1M tokens).",
+    )
+    models.add_argument("--provider", help="only this provider's models")
+    models.add_argument("--catalog", help="a JSON override file layered on the bundled catalog")
+    models.add_argument("--format", choices=("table", "json"), default="table")
+    models.set_defaults(func=_run_models)
+
+
+def _catalog(path: str | None) -> Catalog:
+    from llmcost.pricing import get_catalog, load_catalog
+
+    return load_catalog(path) if path else get_catalog()
+
+
+def _money(value: Any) -> str:
+    return "-" if value is None else f"${value}"
+
+
+def _run_price(args: argparse.Namespace) -> int:
+    from llmcost.errors import CatalogError
+    from llmcost.pricing import cost, use_catalog
+    from llmcost.types import Usage
+
+    try:
+        usage = Usage(
+            input_tokens=args.input,
+            output_tokens=args.output,
+            cache_read_tokens=args.cache_read,
+            cache_write_tokens=args.cache_write,
+            cache_write_1h_tokens=args.cache_write_1h,
+            reasoning_tokens=args.reasoning,
+            input_audio_tokens=args.input_audio,
+            output_audio_tokens=args.output_audio,
+            web_search_requests=args.web_searches,
+        )
+    except ValueError as exc:
+        print(f"llmcost price: {_first_line(exc)}", file=sys.stderr)
+        return 2
+    try:
+        catalog = _catalog(args.catalog)
+    except CatalogError as exc:
+        print(f"llmcost price: {exc}", file=sys.stderr)
+        return 1
+    previous = None
+    if args.catalog:
+        from llmcost.pricing import get_catalog
+
+        previous = get_catalog()
+        use_catalog(catalog)
+    try:
+        result = cost(
+            args.model,
+            usage,
+            provider=args.provider,
+            at=args.at,
+            batch=args.batch,
+            service_tier=args.service_tier,
+            speed=args.speed,
+            inference_geo=args.inference_geo,
+            data_residency=args.data_residency,
+        )
+    finally:
+        if previous is not None:
+            use_catalog(previous)
+    if not result.priced:
+        print(
+            f"llmcost price: no price for model {args.model!r} in catalog {catalog.version}; "
+            "see `llmcost models`",
+            file=sys.stderr,
+        )
+        return 1
+    parts = [
+        ("input (uncached)", result.input_cost_usd),
+        ("cache read", result.cache_read_cost_usd),
+        ("cache write", result.cache_write_cost_usd),
+        ("output", result.output_cost_usd),
+        ("tools", result.tool_cost_usd),
+    ]
+    if args.format == "json":
+        payload = {
+            "model": args.model,
+            "priced_as": result.priced_as,
+            "catalog_version": result.catalog_version,
+            **{
+                name: str(getattr(result, name))
+                for name in (
+                    "input_cost_usd",
+                    "cache_read_cost_usd",
+                    "cache_write_cost_usd",
+                    "output_cost_usd",
+                    "tool_cost_usd",
+                    "total_cost_usd",
+                )
+            },
+        }
+        print(json.dumps(payload, indent=2))
+        return 0
+    print(f"{args.model} priced as {result.priced_as} (catalog {result.catalog_version})")
+    width = max(len(name) for name, _ in parts)
+    for name, value in parts:
+        print(f"  {name:<{width}}  {_money(value)}")
+    print(f"  {'total':<{width}}  {_money(result.total_cost_usd)}")
+    return 0
+
+
+def _first_line(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)  # a pydantic ValidationError
+    if callable(errors):
+        return "; ".join(str(e.get("msg", e)) for e in errors())
+    return str(exc) or type(exc).__name__
+
+
+def _run_models(args: argparse.Namespace) -> int:
+    from llmcost.errors import CatalogError
+
+    try:
+        catalog = _catalog(args.catalog)
+    except CatalogError as exc:
+        print(f"llmcost models: {exc}", file=sys.stderr)
+        return 1
+    models = catalog.models(args.provider)
+    if args.format == "json":
+        rows = []
+        for m in models:
+            rates = m.rates
+            rows.append(
+                {
+                    "id": m.id,
+                    "provider": m.provider,
+                    "aliases": list(m.aliases),
+                    "context_window": m.context_window,
+                    "max_output_tokens": m.max_output_tokens,
+                    "tokenizer": m.tokenizer,
+                    "rates_per_million": {k: str(v) for k, v in rates.items()},
+                    "long_context_above": m.long_context_threshold,
+                    "batch": m.batch_discounted,
+                    "service_tiers": list(m.service_tiers),
+                    "source": m.source,
+                    "checked": m.checked.isoformat(),
+                }
+            )
+        print(json.dumps(rows, indent=2))
+        return 0
+    header = ("provider", "model", "input", "cached", "output", "context", "max out")
+    table = [header]
+    for m in models:
+        rates = m.rates
+        table.append(
+            (
+                m.provider,
+                m.id,
+                f"${rates['input']}",
+                f"${rates['cache_read']}",
+                f"${rates['output']}",
+                str(m.context_window or "-"),
+                str(m.max_output_tokens or "-"),
+            )
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    print(f"{len(models)} models, USD per 1M tokens, catalog {catalog.version}")
+    return 0

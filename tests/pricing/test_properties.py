@@ -1,0 +1,224 @@
+"""Invariants of the money math, checked with hypothesis over real catalog models."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from llmcost.pricing import cost, get_catalog
+from llmcost.types import Cost, Usage
+
+# Models covering every shape: flat, cached, tiered, audio, dated history, Anthropic 1h writes.
+MODELS = [
+    "gpt-4o",
+    "gpt-4o-mini",
+    "gpt-5.5",
+    "gpt-6.1-terra",
+    "gpt-audio-mini",
+    "o3",
+    "text-embedding-3-large",
+    "claude-sonnet-4-5",
+    "claude-haiku-5-5",
+    "claude-opus-4-8",
+    "claude-3-haiku",
+]
+SETTINGS = settings(max_examples=100, deadline=None)
+COUNT = st.integers(min_value=0, max_value=2_000_000)
+
+
+@st.composite
+def usages(draw: st.DrawFn) -> Usage:
+    """Any consistent usage: parts never exceed their whole."""
+    input_tokens = draw(COUNT)
+    cache_read = draw(st.integers(0, input_tokens))
+    cache_write = draw(st.integers(0, input_tokens - cache_read))
+    cache_write_1h = draw(st.integers(0, cache_write))
+    input_audio = draw(st.integers(0, input_tokens))
+    output_tokens = draw(COUNT)
+    reasoning = draw(st.integers(0, output_tokens))
+    output_audio = draw(st.integers(0, output_tokens - reasoning))
+    return Usage(
+        input_tokens=input_tokens,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+        cache_write_1h_tokens=cache_write_1h,
+        input_audio_tokens=input_audio,
+        output_tokens=output_tokens,
+        reasoning_tokens=reasoning,
+        output_audio_tokens=output_audio,
+        web_search_requests=draw(st.integers(0, 50)),
+    )
+
+
+OPTIONS = st.fixed_dictionaries(
+    {
+        "batch": st.booleans(),
+        "service_tier": st.sampled_from([None, "flex", "priority", "default"]),
+        "speed": st.sampled_from([None, "fast"]),
+        "inference_geo": st.sampled_from([None, "us", "global"]),
+        "data_residency": st.sampled_from([None, "eu"]),
+    }
+)
+
+
+def parts(c: Cost) -> list[Decimal]:
+    values = [
+        c.input_cost_usd,
+        c.cache_read_cost_usd,
+        c.cache_write_cost_usd,
+        c.output_cost_usd,
+        c.tool_cost_usd,
+    ]
+    assert all(v is not None for v in values)
+    return [v for v in values if v is not None]
+
+
+@SETTINGS
+@given(model=st.sampled_from(MODELS), usage=usages(), options=OPTIONS)
+def test_total_is_exact_sum_of_parts(model: str, usage: Usage, options: dict) -> None:
+    """total_cost_usd == the exact Decimal sum of the five parts, and nothing is negative."""
+    c = cost(model, usage, **options)
+    assert c.priced
+    assert c.total_cost_usd == sum(parts(c), Decimal(0))
+    assert all(p >= 0 for p in parts(c))
+
+
+def below_cliff(model: str) -> int:
+    m = get_catalog().resolve(model)
+    assert m is not None
+    threshold = m.long_context_threshold
+    return threshold if threshold is not None else 2_000_000
+
+
+FIELDS = [
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "input_audio_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "output_audio_tokens",
+    "web_search_requests",
+]
+# Growing a part also grows its whole, so the usage stays consistent.
+WHOLE = {
+    "cache_read_tokens": ["input_tokens"],
+    "cache_write_tokens": ["input_tokens"],
+    "cache_write_1h_tokens": ["cache_write_tokens", "input_tokens"],
+    "input_audio_tokens": ["input_tokens"],
+    "reasoning_tokens": ["output_tokens"],
+    "output_audio_tokens": ["output_tokens"],
+}
+
+
+@SETTINGS
+@given(
+    model=st.sampled_from(MODELS),
+    usage=usages(),
+    field=st.sampled_from(FIELDS),
+    extra=st.integers(1, 50_000),
+    options=OPTIONS,
+)
+def test_cost_never_decreases_when_a_count_grows(
+    model: str, usage: Usage, field: str, extra: int, options: dict
+) -> None:
+    """More of any token kind never costs less (staying on one side of a tier cliff)."""
+    grown = usage.model_dump()
+    grown[field] += extra
+    for whole in WHOLE.get(field, []):
+        grown[whole] += extra
+    bigger = Usage(**grown)
+    cliff = below_cliff(model)
+    if (usage.input_tokens > cliff) != (bigger.input_tokens > cliff):
+        return  # crossing the cliff is tested on its own below
+    before = cost(model, usage, **options).total_cost_usd
+    after = cost(model, bigger, **options).total_cost_usd
+    assert before is not None
+    assert after is not None
+    assert after >= before
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    model=st.sampled_from(["gpt-5.5", "claude-sonnet-4-5", "claude-haiku-5-5", "gpt-6.1-terra"]),
+    output=st.integers(0, 100_000),
+)
+def test_crossing_the_cliff_reprices_the_whole_call(model: str, output: int) -> None:
+    """One token over the threshold prices every token at the tier's rates (a cliff)."""
+    m = get_catalog().resolve(model)
+    assert m is not None
+    assert m.long_context_threshold is not None
+    threshold = m.long_context_threshold
+    base, tier = m.card(), m.card().tiers[0][1]
+    at = cost(model, Usage(input_tokens=threshold, output_tokens=output))
+    over = cost(model, Usage(input_tokens=threshold + 1, output_tokens=output))
+    million = Decimal(1_000_000)
+    assert at.total_cost_usd == (base.input * threshold + base.output * output) / million
+    assert over.total_cost_usd == (tier.input * (threshold + 1) + tier.output * output) / million
+    assert over.total_cost_usd is not None
+    assert at.total_cost_usd is not None
+    assert over.total_cost_usd > at.total_cost_usd
+
+
+@SETTINGS
+@given(
+    model=st.sampled_from(MODELS),
+    usage=usages(),
+    moved=st.integers(0, 100_000),
+    options=OPTIONS,
+)
+def test_no_token_is_priced_twice(model: str, usage: Usage, moved: int, options: dict) -> None:
+    """Moving k uncached tokens to cache reads changes the cost by exactly k x (read - input)."""
+    # Keep audio out of the moved tokens, so only the text input rate is involved.
+    text_uncached = usage.uncached_input_tokens - usage.input_audio_tokens
+    moved = min(moved, max(text_uncached, 0))
+    shifted = usage.model_copy(update={"cache_read_tokens": usage.cache_read_tokens + moved})
+    m = get_catalog().resolve(model)
+    assert m is not None
+    card = m.card(**options)
+    for threshold, tier_card in card.tiers:
+        if usage.input_tokens > threshold:
+            card = tier_card
+            break
+    before = cost(model, usage, **options)
+    after = cost(model, shifted, **options)
+    assert before.total_cost_usd is not None
+    assert after.total_cost_usd is not None
+    expected = moved * (card.cache_read - card.input) / Decimal(1_000_000)
+    assert after.total_cost_usd - before.total_cost_usd == expected
+    # ... and the input and cache-read parts moved by exactly their own rates.
+    assert before.input_cost_usd is not None
+    assert after.input_cost_usd is not None
+    assert before.input_cost_usd - after.input_cost_usd == moved * card.input / Decimal(10**6)
+
+
+HALF_BATCH = [
+    m.id
+    for m in get_catalog().models()
+    if m.card(batch=True).input * 2 == m.card().input
+    and m.card(batch=True).output * 2 == m.card().output
+    and m.card(batch=True).cache_read * 2 == m.card().cache_read
+]
+
+
+def test_half_batch_models_exist() -> None:
+    """Most models halve under batch (a sanity check on the data the next test uses)."""
+    assert len(HALF_BATCH) > 40
+    assert "claude-opus-4-8" in HALF_BATCH
+    assert "gpt-5.5" in HALF_BATCH
+
+
+@SETTINGS
+@given(
+    model=st.sampled_from(HALF_BATCH),
+    usage=usages().map(lambda u: u.model_copy(update={"web_search_requests": 0})),
+)
+def test_batch_is_half_where_the_catalog_says_half(model: str, usage: Usage) -> None:
+    """For models whose batch rates are half the standard rates, every part halves exactly."""
+    standard = cost(model, usage)
+    batch = cost(model, usage, batch=True)
+    for full, half in zip(parts(standard), parts(batch), strict=True):
+        assert half * 2 == full
