@@ -37,7 +37,6 @@ def construct_trusted(cls: type[ModelT], values: dict[str, Any]) -> ModelT:
     return instance
 
 
-
 class Usage(BaseModel):
     """Token counts of one call, as the provider billed them.
 

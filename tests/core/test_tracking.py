@@ -242,6 +242,7 @@ async def test_async_generator_scope(memory_sink: MemorySink) -> None:
 
 def test_scope_exits_on_exception(memory_sink: MemorySink) -> None:
     """An exception leaves the scope: calls after it are no longer tagged."""
+
     def fail_inside_scope() -> None:
         with llmcost.track_cost(feature="boom"):
             spend()
