@@ -9,22 +9,31 @@ inherit them and threads see them when the context is carried across (see
 from __future__ import annotations
 
 import atexit
+import functools
+import inspect
 import logging
 import os
 import threading
-from collections.abc import Mapping, Sequence
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, cast
 
 from llmcost import errors
 
 if TYPE_CHECKING:
+    from types import TracebackType
+
+    from typing_extensions import Self
+
     from llmcost.sinks.base import Sink
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [
     "Attribution",
     "Config",
+    "StackedScope",
     "UnknownModelPolicy",
     "configure",
     "get_config",
@@ -103,6 +112,77 @@ state = _State()
 scope_stack: ContextVar[tuple[Any, ...]] = ContextVar("llmcost_scopes", default=())
 #: The open budgets, outermost first (``llmcost.budgets.Budget`` objects).
 budget_stack: ContextVar[tuple[Any, ...]] = ContextVar("llmcost_budgets", default=())
+
+
+class StackedScope:
+    """An object that opens on a contextvar stack: ``with``, ``async with`` and decorator.
+
+    Attribution scopes (:class:`llmcost.CostScope`) and budgets (:class:`llmcost.Budget`)
+    both work this way; a subclass names its stack, may look at the enclosing stack when it
+    opens (``_on_open``), and says how to make a fresh copy for each decorated call.
+    """
+
+    _stack: ClassVar[ContextVar[tuple[Any, ...]]]
+
+    def __init__(self) -> None:
+        self._tokens: list[Token[tuple[Any, ...]]] = []
+
+    def _on_open(self, enclosing: tuple[Any, ...]) -> None:
+        """Called just before this object is pushed on top of ``enclosing``."""
+
+    def _fresh(self) -> Self:
+        """A new, unopened object with the same settings (one per decorated call)."""
+        raise NotImplementedError
+
+    def _push(self) -> None:
+        enclosing = self._stack.get()
+        self._on_open(enclosing)
+        self._tokens.append(self._stack.set((*enclosing, self)))
+
+    def _pop(self) -> None:
+        self._stack.reset(self._tokens.pop())
+
+    def __enter__(self) -> Self:
+        self._push()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._pop()
+
+    async def __aenter__(self) -> Self:
+        self._push()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._pop()
+
+    def _decorate(self, func: F) -> F:
+        """Run each call of a function or coroutine function inside a fresh copy of this."""
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def run_async(*args: Any, **kwargs: Any) -> Any:
+                async with self._fresh():
+                    return await func(*args, **kwargs)
+
+            return cast("F", run_async)
+
+        @functools.wraps(func)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with self._fresh():
+                return func(*args, **kwargs)
+
+        return cast("F", run)
 
 
 def _env_flag(name: str) -> bool:

@@ -8,8 +8,6 @@ reserved on the budget, or the call is refused with :class:`llmcost.BudgetExceed
 
 from __future__ import annotations
 
-import contextvars
-import functools
 import inspect
 import itertools
 import logging
@@ -17,7 +15,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from llmcost import errors
 from llmcost._budgets import (
@@ -27,11 +25,9 @@ from llmcost._budgets import (
     Limits,
     Totals,
 )
-from llmcost._context import budget_stack
+from llmcost._context import StackedScope, budget_stack
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from llmcost.types import CostRecord
 
 __all__ = ["Budget", "BudgetStore", "InMemoryBudgetStore", "budget"]
@@ -80,7 +76,7 @@ def _count_limit(name: str, value: Any) -> int | None:
     return value
 
 
-class Budget:
+class Budget(StackedScope):
     """An open budget: its limits, what was spent and what is reserved by calls in flight.
 
     Get one from :func:`llmcost.budget`. Figures are read from the budget's store, so they
@@ -118,6 +114,7 @@ class Budget:
         store: BudgetStore | None = None,
         estimator: Estimator = "local",
     ) -> None:
+        super().__init__()
         if on_exceed not in ("raise", "warn"):
             raise ValueError(f"budget(on_exceed=...) must be 'raise' or 'warn', got {on_exceed!r}")
         if warn_at is not None and (
@@ -178,7 +175,6 @@ class Budget:
         self._warned = False
         self._overshoot_logged = False
         self._lock = threading.Lock()
-        self._tokens: list[contextvars.Token[tuple[Any, ...]]] = []
 
     @property
     def display_name(self) -> str:
@@ -329,63 +325,20 @@ class Budget:
                 errors.count("budget.on_warn_errors")
                 logger.exception("llmcost budget %s: the on_warn callback failed", self.name)
 
-    # -- context manager -----------------------------------------------------------------------
+    # -- opening (with / async with come from StackedScope) ---------------------------------
 
-    def _push(self) -> None:
-        self._tokens.append(budget_stack.set((*budget_stack.get(), self)))
-
-    def _pop(self) -> None:
-        budget_stack.reset(self._tokens.pop())
-
-    def __enter__(self) -> Budget:
-        self._push()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._pop()
-
-    async def __aenter__(self) -> Budget:
-        self._push()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._pop()
+    _stack = budget_stack
 
     # -- decorator -----------------------------------------------------------------------------
 
     def __call__(self, func: F) -> F:
         """Decorate a function or coroutine function: each invocation gets a fresh budget."""
-        if inspect.iscoroutinefunction(func):
-
-            @functools.wraps(func)
-            async def run_async(*args: Any, **kwargs: Any) -> Any:
-                async with self._fresh():
-                    return await func(*args, **kwargs)
-
-            return cast("F", run_async)
-
         if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
             raise TypeError(
                 "llmcost.budget cannot decorate a generator function: use `with llmcost.budget()` "
                 "inside it"
             )
-
-        @functools.wraps(func)
-        def run(*args: Any, **kwargs: Any) -> Any:
-            with self._fresh():
-                return func(*args, **kwargs)
-
-        return cast("F", run)
+        return self._decorate(func)
 
 
 def budget(

@@ -16,11 +16,9 @@ from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from llmcost._context import Attribution, scope_stack, state
+from llmcost._context import Attribution, StackedScope, scope_stack, state
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from llmcost.types import CostRecord
 
 __all__ = ["CostScope", "bind_context", "track_cost"]
@@ -31,7 +29,7 @@ R = TypeVar("R")
 _ZERO = Decimal(0)
 
 
-class CostScope:
+class CostScope(StackedScope):
     """An open attribution scope and the running totals of the records made inside it.
 
     Get one from :func:`track_cost`. Totals are exact Decimals; records whose model has no
@@ -55,6 +53,7 @@ class CostScope:
         user_id: str | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> None:
+        super().__init__()
         self.feature = feature
         self.project = project
         self.environment = environment
@@ -69,7 +68,6 @@ class CostScope:
         self.cache_read_tokens = 0
         self.unpriced_calls = 0
         self._lock = threading.Lock()
-        self._tokens: list[contextvars.Token[tuple[Any, ...]]] = []
 
     def __repr__(self) -> str:
         return (
@@ -105,12 +103,13 @@ class CostScope:
             else:
                 self.total_cost_usd += record.total_cost_usd
 
-    # -- context manager ----------------------------------------------------------------------
+    # -- opening (with / async with come from StackedScope) ---------------------------------
 
-    def _push(self) -> None:
-        stack = scope_stack.get()
-        if stack:
-            parent = stack[-1].attribution
+    _stack = scope_stack
+
+    def _on_open(self, enclosing: tuple[Any, ...]) -> None:
+        if enclosing:
+            parent = enclosing[-1].attribution
         else:
             config = state.config
             parent = config.attribution if config is not None else Attribution()
@@ -121,34 +120,6 @@ class CostScope:
             user_id=self.user_id,
             tags=self.tags,
         )
-        self._tokens.append(scope_stack.set((*stack, self)))
-
-    def _pop(self) -> None:
-        scope_stack.reset(self._tokens.pop())
-
-    def __enter__(self) -> CostScope:
-        self._push()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._pop()
-
-    async def __aenter__(self) -> CostScope:
-        self._push()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._pop()
 
     # -- decorator -----------------------------------------------------------------------------
 
@@ -162,21 +133,7 @@ class CostScope:
             return cast("F", self._wrap_async_generator(func))
         if inspect.isgeneratorfunction(func):
             return cast("F", self._wrap_generator(func))
-        if inspect.iscoroutinefunction(func):
-
-            @functools.wraps(func)
-            async def run_async(*args: Any, **kwargs: Any) -> Any:
-                async with self._fresh():
-                    return await func(*args, **kwargs)
-
-            return cast("F", run_async)
-
-        @functools.wraps(func)
-        def run(*args: Any, **kwargs: Any) -> Any:
-            with self._fresh():
-                return func(*args, **kwargs)
-
-        return cast("F", run)
+        return self._decorate(func)
 
     def _wrap_generator(
         self, func: Callable[..., Generator[Any, Any, Any]]
