@@ -500,6 +500,7 @@ _COUNT_TOKENS_FIELDS = (
     "speed",
 )
 _fallback_logged: set[str] = set()
+_COUNT_TOKENS_TIMEOUT_S = 5.0
 
 
 def _log_fallback_once(kind: str, message: str) -> None:
@@ -533,6 +534,23 @@ def _anthropic_api_count(call: Call, request: Mapping[str, Any]) -> int | None:
             "estimated locally",
         )
         return None
+    sdk_client = getattr(resource, "_client", None)
+    if "Bedrock" in type(sdk_client).__name__ or "Vertex" in type(sdk_client).__name__:
+        errors.count("budget.anthropic_api_unavailable")
+        _log_fallback_once(
+            "platform-client",
+            "llmcost budget estimator='anthropic_api' counts with Anthropic's own API only; "
+            "Bedrock and Vertex calls are estimated locally",
+        )
+        return None
+    # A budget check must not hang the call it guards: no retries and a short timeout,
+    # whatever the application's client defaults are (600 s and 2 retries out of the box).
+    with_options = getattr(sdk_client, "with_options", None)
+    if callable(with_options):
+        with errors.internal_guard("budget.anthropic_api_options"):
+            count = with_options(
+                max_retries=0, timeout=_COUNT_TOKENS_TIMEOUT_S
+            ).messages.count_tokens
     kwargs = {key: request[key] for key in _COUNT_TOKENS_FIELDS if _given(request.get(key))}
     try:
         result = count(**kwargs)

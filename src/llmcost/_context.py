@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, cast
 
@@ -103,10 +103,21 @@ class _State:
         self.config: Config | None = None
         #: The flag every wrapper checks first: configured (or instrumented) and not disabled.
         self.active: bool = False
+        #: Set by shutdown(), cleared by configure() and reset(): nothing switches llmcost back
+        #: on implicitly after the application shut it down.
+        self.shut_down: bool = False
         self.lock = threading.RLock()
 
 
 state = _State()
+
+
+def _lock_after_fork_in_child() -> None:
+    state.lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_lock_after_fork_in_child)
 
 #: The open attribution scopes, outermost first (``llmcost.tracking.CostScope`` objects).
 scope_stack: ContextVar[tuple[Any, ...]] = ContextVar("llmcost_scopes", default=())
@@ -124,9 +135,6 @@ class StackedScope:
 
     _stack: ClassVar[ContextVar[tuple[Any, ...]]]
 
-    def __init__(self) -> None:
-        self._tokens: list[Token[tuple[Any, ...]]] = []
-
     def _on_open(self, enclosing: tuple[Any, ...]) -> None:
         """Called just before this object is pushed on top of ``enclosing``."""
 
@@ -137,10 +145,17 @@ class StackedScope:
     def _push(self) -> None:
         enclosing = self._stack.get()
         self._on_open(enclosing)
-        self._tokens.append(self._stack.set((*enclosing, self)))
+        self._stack.set((*enclosing, self))
 
     def _pop(self) -> None:
-        self._stack.reset(self._tokens.pop())
+        # No contextvar Token kept on the object: one scope or budget may be open in several
+        # tasks or threads at once (a module-level budget), and a Token only resets the context
+        # that made it. Remove this object's innermost entry from *this* context's stack.
+        stack = self._stack.get()
+        for index in range(len(stack) - 1, -1, -1):
+            if stack[index] is self:
+                self._stack.set(stack[:index] + stack[index + 1 :])
+                return
 
     def __enter__(self) -> Self:
         self._push()
@@ -249,12 +264,20 @@ def configure(
     for sink in sink_tuple:
         if not callable(getattr(sink, "emit", None)):
             raise TypeError(f"sink {sink!r} has no emit(record) method")
+    if policy is not None:
+        from llmcost.policy import Policy
 
-    # Imported here: the pricing package is only needed once llmcost is switched on.
-    from llmcost import pricing
+        if not isinstance(policy, Policy):
+            raise TypeError(f"configure(policy=...) takes an llmcost.Policy, got {policy!r}")
+    if anomaly is not None:
+        from llmcost.anomaly import AnomalyConfig
 
-    pricing.use_catalog(catalog)
-
+        if not isinstance(anomaly, AnomalyConfig):
+            raise TypeError(
+                f"configure(anomaly=...) takes an llmcost.AnomalyConfig, got {anomaly!r}"
+            )
+    # Everything that can fail on bad input runs before anything is applied, so a rejected
+    # configure() leaves the previous configuration whole.
     attribution = Attribution(
         project=project if project is not None else os.environ.get("LLMCOST_PROJECT") or None,
         environment=(
@@ -265,6 +288,10 @@ def configure(
         tags=_validate_tags(tags),
     )
     watcher = anomaly.watcher() if anomaly is not None else None
+    # Imported here: the pricing package is only needed once llmcost is switched on.
+    from llmcost import pricing
+
+    pricing.use_catalog(catalog)  # the last step that can refuse bad input
     config = Config(
         attribution=attribution,
         sinks=sink_tuple,
@@ -280,6 +307,7 @@ def configure(
         previous = state.config
         state.config = config
         state.active = not config.disabled
+        state.shut_down = False
     if previous is not None:
         _flush_retired_sinks(previous.sinks, keep=sink_tuple)
     _register_atexit()
@@ -287,13 +315,19 @@ def configure(
 
 
 def ensure_configured() -> Config:
-    """The configuration in force, making the default one (env vars, no sinks) if needed."""
+    """The configuration in force, making the default one (env vars, no sinks) if needed.
+
+    After :func:`shutdown` llmcost stays off: a record made then (``record_usage``) is priced
+    with a default configuration that is neither kept nor switched on, and reaches no sink.
+    """
     config = state.config
     if config is None:
         with state.lock:
-            if state.config is None:
-                return configure()
-            return state.config
+            if state.config is not None:
+                return state.config
+            if state.shut_down:
+                return Config(disabled=True)
+            return configure()
     return config
 
 
@@ -362,6 +396,7 @@ def shutdown(timeout: float | None = 5.0) -> None:
         config = state.config
         state.config = None
         state.active = False
+        state.shut_down = True
     if config is None:
         return
     for sink in config.sinks:
@@ -380,6 +415,7 @@ def reset() -> None:
         config = state.config
         state.config = None
         state.active = False
+        state.shut_down = False
     if config is not None:
         for sink in config.sinks:
             with errors.internal_guard("sink.close"):

@@ -15,6 +15,7 @@ the internal-error guard and is recorded at most once per call.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import time
@@ -187,9 +188,12 @@ def start_call(
     if budgets or config.policy is not None or config.unknown_model == "raise":
         from llmcost import _budgets
 
-        # admit() raises the refusals above on purpose; its own internal errors are guarded
-        # inside it, so a broken estimator never blocks a call.
-        call.reservation = _budgets.admit(call, budgets, config)
+        try:
+            call.reservation = _budgets.admit(call, budgets, config)
+        except errors.LLMCostError:
+            raise  # the intended refusals: BudgetExceeded, PolicyViolation, UnknownModelError
+        except Exception as exc:  # anything else is llmcost's bug: the call goes ahead
+            errors.report_internal_error("budget.admit", exc)
     return call
 
 
@@ -198,10 +202,14 @@ def _current_trace_ids() -> tuple[str | None, str | None]:
     trace_module = sys.modules.get("opentelemetry.trace")
     if trace_module is None:
         return None, None
-    span_context = trace_module.get_current_span().get_span_context()
-    if not span_context.is_valid:
+    try:
+        span_context = trace_module.get_current_span().get_span_context()
+        if not span_context.is_valid:
+            return None, None
+        return f"{span_context.trace_id:032x}", f"{span_context.span_id:016x}"
+    except Exception as exc:  # a half-imported or odd OpenTelemetry must not cost the record
+        errors.report_internal_error("trace_ids", exc)
         return None, None
-    return f"{span_context.trace_id:032x}", f"{span_context.span_id:016x}"
 
 
 def _price(
@@ -259,7 +267,7 @@ def _record(
     call: Call,
     usage: Usage,
     estimated: bool,
-    latency_ms: float,
+    latency_ms: float | None,
     meta: dict[str, Any],
 ) -> CostRecord:
     config = call.config
@@ -429,8 +437,13 @@ def record_usage(
         else:
             extra_tags[key] = value if isinstance(value, str) else str(value)
     usage = Usage(**usage_kwargs)
+    _check_manual_fields(meta, attribution, latency_ms)
     if tags or extra_tags:
-        attribution["tags"] = {**(tags or {}), **extra_tags}
+        merged = {**(tags or {}), **extra_tags}
+        for key in merged:
+            if not isinstance(key, str):
+                raise TypeError(f"record_usage(tags=...) names must be strings, got {key!r}")
+        attribution["tags"] = {k: v if isinstance(v, str) else str(v) for k, v in merged.items()}
     if attribution:
         meta["attribution"] = attribution
 
@@ -446,10 +459,9 @@ def record_usage(
         if not pricing.is_known(model, provider=provider):
             raise errors.UnknownModelError(model, provider)
     call._done = True
-    if latency_ms is None:
-        latency_ms = 0.0
     # The manual path is not guarded: the caller asked for this record and should see errors.
-    record = _record(call, usage, estimated, latency_ms, meta)
+    latency = float(latency_ms) if latency_ms is not None else None
+    record = _record(call, usage, estimated, latency, meta)
     budgets = budget_stack.get()
     if budgets:
         from llmcost import _budgets
@@ -458,6 +470,40 @@ def record_usage(
         with errors.internal_guard("budget.charge"):
             _budgets.charge_record(budgets, record)
     return record
+
+
+def _check_manual_fields(
+    meta: Mapping[str, Any], attribution: Mapping[str, Any], latency_ms: float | None
+) -> None:
+    # The manual path takes its values from the caller: check them here, because a record is
+    # built without a second validation and a bad value would only surface when the JSONL
+    # line is read back.
+    for key, value in (*meta.items(), *attribution.items()):
+        if key in ("batch", "replayed"):
+            if not isinstance(value, bool):
+                raise TypeError(f"record_usage({key}=...) must be True or False, got {value!r}")
+        elif key == "status":
+            if value not in ("ok", "error"):
+                raise ValueError(f"record_usage(status=...) must be 'ok' or 'error', got {value!r}")
+        elif value is not None and not isinstance(value, str):
+            raise TypeError(f"record_usage({key}=...) must be a string or None, got {value!r}")
+    if latency_ms is not None and (
+        isinstance(latency_ms, bool) or not isinstance(latency_ms, (int, float)) or latency_ms < 0
+    ):
+        raise ValueError(f"record_usage(latency_ms=...) must be a number >= 0, got {latency_ms!r}")
+
+
+def _locks_after_fork_in_child() -> None:
+    # A thread of the parent may have held one of these at fork(): in the child that thread
+    # does not exist and the lock would stay taken for ever. Give the child fresh ones.
+    global _listeners_lock, _claim_lock, _warned_lock
+    _listeners_lock = threading.Lock()
+    _claim_lock = threading.Lock()
+    _warned_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_locks_after_fork_in_child)
 
 
 def forget_warnings() -> None:

@@ -114,7 +114,6 @@ class Budget(StackedScope):
         store: BudgetStore | None = None,
         estimator: Estimator = "local",
     ) -> None:
-        super().__init__()
         if on_exceed not in ("raise", "warn"):
             raise ValueError(f"budget(on_exceed=...) must be 'raise' or 'warn', got {on_exceed!r}")
         if warn_at is not None and (

@@ -130,6 +130,17 @@ _counts_lock = threading.Lock()
 _logged_kinds: set[str] = set()
 
 
+def _locks_after_fork_in_child() -> None:
+    # The counters are touched on every record, from any thread: a fork while another thread
+    # held the lock would leave the child's first record waiting for ever.
+    global _counts_lock
+    _counts_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_locks_after_fork_in_child)
+
+
 def count(name: str, amount: int = 1) -> None:
     """Add ``amount`` to the counter ``name`` (shown by :func:`llmcost.stats`)."""
     with _counts_lock:

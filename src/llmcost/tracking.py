@@ -53,7 +53,6 @@ class CostScope(StackedScope):
         user_id: str | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__()
         self.feature = feature
         self.project = project
         self.environment = environment

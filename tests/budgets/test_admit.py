@@ -498,3 +498,21 @@ def test_record_usage_counts_toward_open_budgets() -> None:
     assert outer.spent_usd == record.total_cost_usd
     assert (outer.calls, inner.calls) == (1, 1)
     assert outer.reserved_usd == 0
+
+
+async def test_one_budget_object_open_in_many_tasks_at_once() -> None:
+    """A module-level budget entered by concurrent tasks never crashes and counts them all."""
+    import asyncio
+
+    import llmcost
+
+    shared = llmcost.budget(max_calls=100, name="app-wide")
+
+    async def task() -> None:
+        async with shared:
+            await asyncio.sleep(0)
+            llmcost.record_usage(provider="openai", model="gpt-4o", input_tokens=1)
+            await asyncio.sleep(0)
+
+    await asyncio.gather(*(task() for _ in range(10)))
+    assert shared.calls == 10

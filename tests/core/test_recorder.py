@@ -330,3 +330,97 @@ def test_unknown_meta_from_an_integration_is_an_internal_error(memory_sink: Memo
     with pytest.raises(TypeError, match="request_idd"):
         call.finish(Usage(input_tokens=1), request_idd="r")
     assert memory_sink.records == []
+
+
+def test_configure_checks_policy_and_anomaly_types() -> None:
+    """A dict where a Policy or AnomalyConfig belongs is refused at configure() time."""
+    with pytest.raises(TypeError, match=r"llmcost\.Policy"):
+        llmcost.configure(policy={"allowed_models": {"prod": ["gpt-4o"]}})
+    with pytest.raises(TypeError, match=r"llmcost\.AnomalyConfig"):
+        llmcost.configure(anomaly={"by": "feature"})
+
+
+def test_a_rejected_configure_leaves_the_previous_one_whole() -> None:
+    """Bad input to configure() changes nothing: not the sinks, not the catalog."""
+    from llmcost import pricing
+
+    sink = MemorySink()
+    llmcost.configure(sinks=[sink], project="kept")
+    version = pricing.get_catalog().version
+    with pytest.raises(TypeError):
+        llmcost.configure(catalog={"models": {}}, tags={1: "x"})  # type: ignore[dict-item]
+    assert pricing.get_catalog().version == version
+    assert llmcost.record_usage(provider="openai", model="gpt-4o").project == "kept"
+    assert len(sink.records) == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"status": "failed"}, "status"),
+        ({"request_id": 123}, "request_id"),
+        ({"batch": "yes"}, "batch"),
+        ({"feature": 7}, "feature"),
+        ({"latency_ms": "fast"}, "latency_ms"),
+        ({"latency_ms": -1}, "latency_ms"),
+    ],
+)
+def test_record_usage_refuses_values_that_could_not_be_read_back(
+    memory_sink: MemorySink, kwargs: dict[str, Any], message: str
+) -> None:
+    """The manual path names the bad field instead of writing an unreadable record."""
+    with pytest.raises((TypeError, ValueError), match=message):
+        llmcost.record_usage(provider="openai", model="gpt-4o", **kwargs)
+    assert memory_sink.records == []
+
+
+def test_record_usage_output_always_reads_back(memory_sink: MemorySink) -> None:
+    """Tags of any type become strings; an unknown latency stays None; JSON round-trips."""
+    record = llmcost.record_usage(
+        provider="openai", model="gpt-4o", tags={"n": 1}, attempt=2, latency_ms=12
+    )
+    assert record.tags == {"n": "1", "attempt": "2"}
+    assert record.latency_ms == 12.0
+    assert CostRecord.from_json(record.to_json()) == record
+    assert llmcost.record_usage(provider="openai", model="gpt-4o").latency_ms is None
+
+
+def test_shutdown_is_not_undone_by_a_later_record(memory_sink: MemorySink) -> None:
+    """After shutdown() a manual record is priced but switches nothing back on."""
+    llmcost.shutdown()
+    record = llmcost.record_usage(provider="openai", model="gpt-4o", input_tokens=1000)
+    assert record.total_cost_usd == Decimal("0.0025")
+    assert not llmcost.is_configured()
+    assert _context.state.active is False
+    llmcost.configure()
+    assert _context.state.active is True
+
+
+def test_a_bug_in_admission_does_not_block_the_call(
+    swallow_internal_errors: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only llmcost's intended refusals escape start_call; its own bugs are counted."""
+    from llmcost import _budgets
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise KeyError("estimator bug")
+
+    monkeypatch.setattr(_budgets, "admit", broken)
+    with llmcost.budget(max_cost_usd=1):
+        call = _recorder.start_call("openai", "chat", "gpt-4o")
+    assert call.reservation is None
+    assert llmcost.stats()["internal_errors.budget.admit"] == 1
+
+
+def test_a_broken_opentelemetry_does_not_cost_the_record(
+    swallow_internal_errors: None, memory_sink: MemorySink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If reading the current span fails, the record is still made, without trace ids."""
+    import sys
+    import types
+
+    broken = types.ModuleType("opentelemetry.trace")
+    monkeypatch.setitem(sys.modules, "opentelemetry.trace", broken)
+    record = llmcost.record_usage(provider="openai", model="gpt-4o", input_tokens=1)
+    assert (record.trace_id, record.span_id) == (None, None)
+    assert memory_sink.records == [record]

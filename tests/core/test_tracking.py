@@ -252,3 +252,41 @@ def test_scope_exits_on_exception(memory_sink: MemorySink) -> None:
         fail_inside_scope()
     spend()
     assert [r.feature for r in memory_sink.records] == ["boom", None]
+
+
+async def test_one_scope_object_open_in_many_tasks_at_once(memory_sink: MemorySink) -> None:
+    """A module-level scope entered by concurrent tasks never crashes and tags each task."""
+    shared = llmcost.track_cost(feature="shared")
+
+    async def task() -> None:
+        async with shared:
+            await asyncio.sleep(0)
+            spend()
+            await asyncio.sleep(0)
+        spend()  # after leaving: untagged in this task, whatever the others do
+
+    await asyncio.gather(*(task() for _ in range(10)))
+    features = [r.feature for r in memory_sink.records]
+    assert features.count("shared") == 10
+    assert features.count(None) == 10
+    assert shared.calls == 10
+
+
+def test_one_scope_object_open_in_many_threads(memory_sink: MemorySink) -> None:
+    """The same scope object may be open in several threads at once."""
+    shared = llmcost.track_cost(feature="shared")
+    barrier = threading.Barrier(4)
+
+    def work() -> None:
+        with shared:
+            barrier.wait(timeout=5)
+            spend()
+        spend()
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [r.feature for r in memory_sink.records].count("shared") == 4
+    assert shared.calls == 4

@@ -112,3 +112,21 @@ def test_unknown_sink_attribute_is_a_clear_error() -> None:
     """llmcost.sinks.<typo> raises AttributeError naming it."""
     with pytest.raises(AttributeError, match="NoSuchSink"):
         _ = llmcost.sinks.NoSuchSink
+
+
+def test_records_emitted_to_a_closed_file_sink_are_counted_and_said(
+    tmp_path: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A call in flight when its sink was closed loses its line loudly, never silently."""
+    from pathlib import Path
+
+    from llmcost.sinks import JSONLFileSink
+
+    assert isinstance(tmp_path, Path)
+    sink = JSONLFileSink(tmp_path / "costs.jsonl")
+    sink.close()
+    with caplog.at_level(logging.WARNING, logger="llmcost"):
+        for _ in range(3):
+            sink.emit(CostRecord(provider="openai", operation="chat"))
+    assert llmcost.stats()["sink.jsonl.dropped_after_close"] == 3
+    assert len([r for r in caplog.records if "closed" in r.getMessage()]) == 1

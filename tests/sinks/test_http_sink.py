@@ -690,8 +690,9 @@ def test_worker_delivers_in_order_in_batches_and_flush_reports_success():
     assert max(len(batch) for batch in batches) <= 10
     assert worker.close(5) is True
     assert worker.close(5) is True  # idempotent
-    assert worker.put(99) is False
     assert drops == []
+    assert worker.put(99) is False  # after close: dropped, and the drop is reported
+    assert drops == [(1, "closed")]
 
 
 def test_worker_survives_a_failing_send_and_counts_the_batch(swallow_internal_errors):

@@ -48,7 +48,8 @@ class Integration:
     min_version: tuple[int, ...]
     max_version: tuple[int, ...]
     targets: Callable[[], Sequence[Target]]
-    #: (owner, attribute, original) for every applied patch, in order.
+    #: (owner, attribute, original) for every applied patch, in order; original is None when the
+    #: owner only inherited the attribute.
     applied: list[tuple[Any, str, Any]] = field(default_factory=list)
     wanted: bool = False
     hook_registered: bool = False
@@ -163,16 +164,18 @@ def _patch_target(integration: Integration, target: Target) -> None:
         if owner is None:
             logger.debug("llmcost: %s.%s is missing; skipped", target.module, target.path)
             return
-    # Read the class's own __dict__ so a method inherited from a base class is restored as
-    # "not defined here" rather than copied onto the subclass.
-    original = vars(owner).get(method_name) if isinstance(owner, type) else None
-    if original is None:
-        original = getattr(owner, method_name, None)
-    if original is None:
+    # Read the owner's own __dict__: a method it only inherits is patched on the owner and, on
+    # unpatch, deleted again (rather than the base class's function copied onto the owner, which
+    # would also turn a staticmethod or classmethod into a plain function).
+    if isinstance(owner, type):
+        own = vars(owner).get(method_name)
+    else:
+        own = getattr(owner, method_name, None)  # a module's function is its own
+    if own is None and getattr(owner, method_name, None) is None:
         logger.debug("llmcost: %s.%s is missing; skipped", target.module, target.path)
         return
     wrapt.wrap_function_wrapper(owner, method_name, target.wrapper)
-    integration.applied.append((owner, method_name, original))
+    integration.applied.append((owner, method_name, own))
 
 
 def unpatch_integration(integration: Integration) -> None:
@@ -181,4 +184,7 @@ def unpatch_integration(integration: Integration) -> None:
         integration.wanted = False
         while integration.applied:
             owner, name, original = integration.applied.pop()
-            setattr(owner, name, original)
+            if original is None:
+                delattr(owner, name)  # it was inherited: let the base class's show through
+            else:
+                setattr(owner, name, original)

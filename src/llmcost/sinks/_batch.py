@@ -173,6 +173,9 @@ class BatchWorker(Generic[T]):
     def put(self, item: T) -> bool:
         """Queue ``item`` without blocking; False when it was dropped or the worker is closed."""
         if self._closed:
+            # A call still in flight when its sink was closed (configure() replaced it, or
+            # shutdown()): the record is lost, so it is counted and said, never silent.
+            self._on_drop(1, DROP_CLOSED)
             return False
         queue = self._queue
         if len(queue) >= self._max_queue:

@@ -17,7 +17,8 @@ class Sink(Protocol):
     ``emit`` is called on the caller's thread for every record and must be fast: a sink that
     talks to the network enqueues and lets a worker send. ``flush`` waits until everything
     emitted so far is delivered (or ``timeout`` seconds pass) and says whether it all was.
-    ``close`` flushes and releases resources; emitting after close is a no-op.
+    ``close`` flushes and releases resources; a record emitted after close is dropped,
+    counted and logged once (a call still in flight when its sink was replaced or shut down).
 
     Example:
         >>> class PrintSink:

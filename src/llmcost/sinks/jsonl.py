@@ -126,6 +126,7 @@ class JSONLFileSink:
         self.records_written = 0
         self._lock = threading.Lock()
         self._closed = False
+        self._warned_closed = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = self._open()
         self._lock_fd: int | None = None
@@ -152,6 +153,13 @@ class JSONLFileSink:
         with self._lock:
             if self._closed:
                 errors.count("sink.jsonl.dropped_after_close")
+                if not self._warned_closed:
+                    self._warned_closed = True
+                    logger.warning(
+                        "%r is closed: records emitted to it are dropped and counted in "
+                        "llmcost.stats()['sink.jsonl.dropped_after_close']",
+                        self,
+                    )
                 return
             if self.max_bytes is None:
                 self._write(data)

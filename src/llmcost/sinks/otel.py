@@ -8,10 +8,13 @@ attribution, which have no convention yet, live under ``llmcost.*``.
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+
+from llmcost import errors
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -28,6 +31,8 @@ __all__ = [
     "operation_name",
     "provider_name",
 ]
+
+logger = logging.getLogger("llmcost")
 
 # --- semantic-convention names -------------------------------------------------------------
 # Written out rather than imported from opentelemetry-semantic-conventions: that package is not
@@ -210,6 +215,7 @@ class OTelSink:
         self._legacy_cache = legacy_cache_attributes
         self._record_tags = record_tags
         self._closed = False
+        self._warned_closed = False
         # The id of the record enrich() made a span for, per thread: emit() makes the span
         # itself for records that never went through enrich() (replays, direct emit calls).
         self._local = threading.local()
@@ -343,6 +349,12 @@ class OTelSink:
         ``emit``) gets its span here, after the fact.
         """
         if self._closed:
+            errors.count("sink.otel.dropped_after_close")
+            if not self._warned_closed:
+                self._warned_closed = True
+                logger.warning(
+                    "OTelSink is closed: records emitted to it are counted, not exported"
+                )
             return
         if self._traces and getattr(self._local, "enriched", None) != record.record_id:
             self._span_for(record.__dict__)
