@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmcost.types import Usage
+from llmcost.types import Usage, construct_trusted
 
 __all__ = ["MalformedUsage", "StreamUsage", "message_meta", "usage_from_anthropic"]
 
@@ -37,8 +37,44 @@ def _get(obj: Any, name: str) -> Any:
     return getattr(obj, name, None)
 
 
-def _count(obj: Any, name: str, *, required: bool = False) -> int | None:
-    value = _get(obj, name)
+class _Attributes:
+    """Reads an object's fields by attribute: the view of an object that is not a dict."""
+
+    __slots__ = ("_obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self._obj = obj
+
+    def get(self, name: str) -> Any:
+        return getattr(self._obj, name, None)
+
+
+_NO_FIELDS: dict[str, Any] = {}
+_MISSING: Any = object()
+
+
+def _view(obj: Any) -> dict[str, Any] | _Attributes:
+    """Something to ``.get(name)`` the fields of ``obj`` from, as :func:`_get` reads them.
+
+    A JSON dict is its own view. SDK objects are pydantic models: their declared fields are
+    the instance ``__dict__`` and the undeclared ones the server sent are its
+    ``__pydantic_extra__``; reading those dicts skips an attribute lookup per field (a usage
+    block has a dozen). Anything else is read by attribute.
+    """
+    if isinstance(obj, dict):
+        return obj
+    if obj is None:
+        return _NO_FIELDS
+    fields = getattr(obj, "__dict__", None)
+    extra = getattr(obj, "__pydantic_extra__", _MISSING)
+    if extra is _MISSING or type(fields) is not dict:
+        return _Attributes(obj)  # not a pydantic model
+    return {**fields, **extra} if extra else fields
+
+
+def _count(obj: Any, name: str, *, required: bool = False, fields: Any = None) -> int | None:
+    # `fields`: the view of `obj` when the caller already has it.
+    value = (fields if fields is not None else _view(obj)).get(name)
     if value is None:
         if required:
             raise MalformedUsage(f"anthropic usage has no {name!r} (got {obj!r})")
@@ -117,20 +153,21 @@ class StreamUsage:
         """Overwrite the counts ``usage`` reports (``message_start``/``message_delta``/final)."""
         if usage is None:
             raise MalformedUsage("anthropic event has no usage")
+        fields = _view(usage)
         # Read everything before assigning anything: a malformed block changes nothing.
-        input_tokens = _count(usage, "input_tokens", required=output_required)
-        cache_read = _count(usage, "cache_read_input_tokens")
-        cache_write = _count(usage, "cache_creation_input_tokens")
-        output = _count(usage, "output_tokens", required=True)
-        breakdown = _get(usage, "cache_creation")
+        input_tokens = _count(usage, "input_tokens", required=output_required, fields=fields)
+        cache_read = _count(usage, "cache_read_input_tokens", fields=fields)
+        cache_write = _count(usage, "cache_creation_input_tokens", fields=fields)
+        output = _count(usage, "output_tokens", required=True, fields=fields)
+        breakdown = fields.get("cache_creation")
         write_1h = _count(breakdown, "ephemeral_1h_input_tokens") if breakdown else None
-        details = _get(usage, "output_tokens_details")
+        details = fields.get("output_tokens_details")
         reasoning = _count(details, "thinking_tokens") if details else None
-        tools = _get(usage, "server_tool_use")
+        tools = fields.get("server_tool_use")
         web_search = _count(tools, "web_search_requests") if tools else None
-        service_tier = _text(usage, "service_tier")
-        speed = _text(usage, "speed")
-        inference_geo = _text(usage, "inference_geo")
+        service_tier = fields.get("service_tier")
+        speed = fields.get("speed")
+        inference_geo = fields.get("inference_geo")
 
         if input_tokens is not None:
             self.input = input_tokens
@@ -146,29 +183,37 @@ class StreamUsage:
             self.reasoning = reasoning
         if web_search is not None:
             self.web_search = web_search
-        if service_tier is not None:
+        # Text fields of another type are ignored, as absent ones are.
+        if isinstance(service_tier, str):
             self.service_tier = service_tier
-        if speed is not None:
+        if isinstance(speed, str):
             self.speed = speed
-        if inference_geo is not None:
+        if isinstance(inference_geo, str):
             self.inference_geo = inference_geo
 
     def usage(self) -> Usage:
         """The counts as a validated llmcost :class:`Usage` (raises ``MalformedUsage``)."""
-        # A 1-hour breakdown larger than the writes it splits, or thinking larger than the
-        # output, is a provider inconsistency: name it rather than price it.
-        try:
-            return Usage(
-                input_tokens=self.input + self.cache_read + self.cache_write,
-                cache_read_tokens=self.cache_read,
-                cache_write_tokens=self.cache_write,
-                cache_write_1h_tokens=self.cache_write_1h,
-                output_tokens=self.output,
-                reasoning_tokens=self.reasoning,
-                web_search_requests=self.web_search,
-            )
-        except ValueError as exc:
-            raise MalformedUsage(f"anthropic usage is inconsistent: {exc}") from exc
+        values = {
+            "input_tokens": self.input + self.cache_read + self.cache_write,
+            "cache_read_tokens": self.cache_read,
+            "cache_write_tokens": self.cache_write,
+            "cache_write_1h_tokens": self.cache_write_1h,
+            "output_tokens": self.output,
+            "reasoning_tokens": self.reasoning,
+            "input_audio_tokens": 0,
+            "output_audio_tokens": 0,
+            "web_search_requests": self.web_search,
+        }
+        # take() admits only non-negative ints, and input is the sum of its cache parts, so
+        # Usage can only refuse a 1-hour breakdown larger than the writes it splits, or
+        # thinking larger than the output: a provider inconsistency, named rather than priced.
+        if self.cache_write_1h > self.cache_write or self.reasoning > self.output:
+            try:
+                Usage(**values)
+            except ValueError as exc:
+                raise MalformedUsage(f"anthropic usage is inconsistent: {exc}") from exc
+        # Checked above: skip pydantic's second validation on the hot path.
+        return construct_trusted(Usage, values)
 
     def meta(self) -> dict[str, Any]:
         """The pricing-relevant fields reported next to the counts."""

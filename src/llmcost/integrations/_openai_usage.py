@@ -40,46 +40,106 @@ def _field(obj: Any, name: str) -> Any:
     return getattr(obj, name, None)
 
 
-def _count(obj: Any, name: str, where: str, *, required: bool = False) -> int:
-    value = _field(obj, name)
-    if value is None:
-        if required:
-            raise ValueError(f"OpenAI usage has no {where}{name}")
-        return 0
-    # bool is an int subclass: a True token count is malformed, not 1.
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"OpenAI usage {where}{name} is not an integer: {value!r}")
-    if value < 0:
-        raise ValueError(f"OpenAI usage {where}{name} is negative: {value}")
-    return value
+class _Attributes:
+    """Reads an object's fields by attribute: the view of an object that is not a dict."""
+
+    __slots__ = ("_obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self._obj = obj
+
+    def get(self, name: str) -> Any:
+        return getattr(self._obj, name, None)
 
 
-def _usage(**counts: int) -> Usage:
-    """A Usage from counts already checked to be non-negative integers.
+_NO_FIELDS: dict[str, Any] = {}
+_MISSING: Any = object()
 
-    The hot path skips pydantic validation; when the parts do not fit their whole, the
-    validating constructor is called to raise its precise ValueError.
+
+def _view(obj: Any) -> dict[str, Any] | _Attributes:
+    """Something to ``.get(name)`` the fields of ``obj`` from, as :func:`_field` reads them.
+
+    A JSON dict is its own view. SDK objects are pydantic models: their declared fields are
+    the instance ``__dict__`` and the undeclared ones the server sent are its
+    ``__pydantic_extra__``; reading those dicts skips an attribute lookup per field. Anything
+    else is read by attribute.
     """
-    values = {
-        "input_tokens": 0,
-        "cache_read_tokens": 0,
-        "cache_write_tokens": 0,
-        "cache_write_1h_tokens": 0,
-        "output_tokens": 0,
-        "reasoning_tokens": 0,
-        "input_audio_tokens": 0,
-        "output_audio_tokens": 0,
-        "web_search_requests": 0,
-        **counts,
-    }
+    if isinstance(obj, dict):
+        return obj
+    if obj is None:
+        return _NO_FIELDS
+    fields = getattr(obj, "__dict__", None)
+    extra = getattr(obj, "__pydantic_extra__", _MISSING)
+    if extra is _MISSING or type(fields) is not dict:
+        return _Attributes(obj)  # not a pydantic model
+    return {**fields, **extra} if extra else fields
+
+
+def _checked(counts: dict[str, Any], names: dict[str, str], required: tuple[str, ...]) -> Usage:
+    """The Usage of ``counts`` (Usage field -> value read from the provider, None if absent).
+
+    Raises:
+        ValueError: a count is missing (when ``required``), not an integer, or negative
+            (``names`` gives the provider's name for the message); or the parts do not fit
+            their whole.
+    """
+    values = dict(_ZERO_COUNTS)
+    # In the order of `counts`, so the first bad count is the one reported.
+    for target, value in counts.items():
+        if value is None:
+            if target in required:
+                raise ValueError(f"OpenAI usage has no {names[target]}")
+            continue
+        # bool is an int subclass: a True token count is malformed, not 1.
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"OpenAI usage {names[target]} is not an integer: {value!r}")
+        if value < 0:
+            raise ValueError(f"OpenAI usage {names[target]} is negative: {value}")
+        values[target] = value
     if (
         values["cache_read_tokens"] + values["cache_write_tokens"] > values["input_tokens"]
         or values["cache_write_1h_tokens"] > values["cache_write_tokens"]
         or values["input_audio_tokens"] > values["input_tokens"]
         or values["reasoning_tokens"] + values["output_audio_tokens"] > values["output_tokens"]
     ):
-        return Usage(**values)  # raises: usage parts larger than their whole
+        return Usage(**values)  # raises its precise ValueError: parts larger than their whole
+    # Every count was checked above: skip pydantic's second validation on the hot path.
     return construct_trusted(Usage, values)
+
+
+#: Every Usage field at zero, in Usage's declared order (copied per call, then filled in).
+_ZERO_COUNTS: dict[str, int] = {
+    "input_tokens": 0,
+    "cache_read_tokens": 0,
+    "cache_write_tokens": 0,
+    "cache_write_1h_tokens": 0,
+    "output_tokens": 0,
+    "reasoning_tokens": 0,
+    "input_audio_tokens": 0,
+    "output_audio_tokens": 0,
+    "web_search_requests": 0,
+}
+_REQUIRED = ("input_tokens", "output_tokens")
+
+#: Usage field -> where the provider reports it, for error messages.
+_CHAT_NAMES = {
+    "input_tokens": "prompt_tokens",
+    "cache_read_tokens": "prompt_tokens_details.cached_tokens",
+    "cache_write_tokens": "prompt_tokens_details.cache_write_tokens",
+    "input_audio_tokens": "prompt_tokens_details.audio_tokens",
+    "output_tokens": "completion_tokens",
+    "reasoning_tokens": "completion_tokens_details.reasoning_tokens",
+    "output_audio_tokens": "completion_tokens_details.audio_tokens",
+}
+_RESPONSES_NAMES = {
+    "input_tokens": "input_tokens",
+    "cache_read_tokens": "input_tokens_details.cached_tokens",
+    "cache_write_tokens": "input_tokens_details.cache_write_tokens",
+    "cache_write_1h_tokens": "input_tokens_details.cache_write_tokens_details.ttl_12h_tokens",
+    "output_tokens": "output_tokens",
+    "reasoning_tokens": "output_tokens_details.reasoning_tokens",
+    "web_search_requests": "web_search_requests",
+}
 
 
 def chat_usage(usage: Any) -> Usage:
@@ -90,17 +150,19 @@ def chat_usage(usage: Any) -> Usage:
         ...             "prompt_tokens_details": {"cached_tokens": 1024}}).cache_read_tokens
         1024
     """
-    prompt = _field(usage, "prompt_tokens_details")
-    completion = _field(usage, "completion_tokens_details")
-    return _usage(
-        input_tokens=_count(usage, "prompt_tokens", "", required=True),
-        cache_read_tokens=_count(prompt, "cached_tokens", "prompt_tokens_details."),
-        cache_write_tokens=_count(prompt, "cache_write_tokens", "prompt_tokens_details."),
-        input_audio_tokens=_count(prompt, "audio_tokens", "prompt_tokens_details."),
-        output_tokens=_count(usage, "completion_tokens", "", required=True),
-        reasoning_tokens=_count(completion, "reasoning_tokens", "completion_tokens_details."),
-        output_audio_tokens=_count(completion, "audio_tokens", "completion_tokens_details."),
-    )
+    top = _view(usage)
+    prompt = _view(top.get("prompt_tokens_details"))
+    completion = _view(top.get("completion_tokens_details"))
+    counts = {
+        "input_tokens": top.get("prompt_tokens"),
+        "cache_read_tokens": prompt.get("cached_tokens"),
+        "cache_write_tokens": prompt.get("cache_write_tokens"),
+        "input_audio_tokens": prompt.get("audio_tokens"),
+        "output_tokens": top.get("completion_tokens"),
+        "reasoning_tokens": completion.get("reasoning_tokens"),
+        "output_audio_tokens": completion.get("audio_tokens"),
+    }
+    return _checked(counts, _CHAT_NAMES, _REQUIRED)
 
 
 def responses_usage(usage: Any, web_search_requests: int = 0) -> Usage:
@@ -111,20 +173,20 @@ def responses_usage(usage: Any, web_search_requests: int = 0) -> Usage:
         ...                  "output_tokens_details": {"reasoning_tokens": 320}}).reasoning_tokens
         320
     """
-    details = _field(usage, "input_tokens_details")
-    write_details = _field(details, "cache_write_tokens_details")
-    out = _field(usage, "output_tokens_details")
-    return _usage(
-        input_tokens=_count(usage, "input_tokens", "", required=True),
-        cache_read_tokens=_count(details, "cached_tokens", "input_tokens_details."),
-        cache_write_tokens=_count(details, "cache_write_tokens", "input_tokens_details."),
-        cache_write_1h_tokens=_count(
-            write_details, "ttl_12h_tokens", "input_tokens_details.cache_write_tokens_details."
-        ),
-        output_tokens=_count(usage, "output_tokens", "", required=True),
-        reasoning_tokens=_count(out, "reasoning_tokens", "output_tokens_details."),
-        web_search_requests=web_search_requests,
-    )
+    top = _view(usage)
+    details = _view(top.get("input_tokens_details"))
+    writes = _view(details.get("cache_write_tokens_details"))
+    out = _view(top.get("output_tokens_details"))
+    counts = {
+        "input_tokens": top.get("input_tokens"),
+        "cache_read_tokens": details.get("cached_tokens"),
+        "cache_write_tokens": details.get("cache_write_tokens"),
+        "cache_write_1h_tokens": writes.get("ttl_12h_tokens"),
+        "output_tokens": top.get("output_tokens"),
+        "reasoning_tokens": out.get("reasoning_tokens"),
+        "web_search_requests": web_search_requests,
+    }
+    return _checked(counts, _RESPONSES_NAMES, _REQUIRED)
 
 
 def embeddings_usage(usage: Any) -> Usage:
@@ -134,7 +196,8 @@ def embeddings_usage(usage: Any) -> Usage:
         >>> embeddings_usage({"prompt_tokens": 8, "total_tokens": 8}).input_tokens
         8
     """
-    return _usage(input_tokens=_count(usage, "prompt_tokens", "", required=True))
+    counts = {"input_tokens": _view(usage).get("prompt_tokens")}
+    return _checked(counts, _CHAT_NAMES, _REQUIRED)
 
 
 def count_web_searches(output: Any) -> int:

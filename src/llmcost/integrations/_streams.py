@@ -35,14 +35,6 @@ class StreamObserver(Protocol):
         ...
 
 
-def _observe(observer: StreamObserver, item: Any) -> bool:
-    try:
-        return observer.on_item(item)
-    except Exception as exc:
-        errors.report_internal_error("stream.item", exc)
-        return True
-
-
 class _StreamEnd:
     """Mixin logic shared by the sync and async proxies (state lives in ``_self_*``)."""
 
@@ -72,6 +64,7 @@ class RecordingStream(_StreamEnd, wrapt.BaseObjectProxy[Any]):
 
     def __next__(self) -> Any:
         wrapped = self.__wrapped__
+        on_item = self._self_observer.on_item
         while True:
             try:
                 item = wrapped.__next__()
@@ -81,7 +74,13 @@ class RecordingStream(_StreamEnd, wrapt.BaseObjectProxy[Any]):
             except BaseException as exc:
                 self._self_end(exc, False)
                 raise
-            if _observe(self._self_observer, item):
+            # Runs for every item: the observer is called here, not through a helper.
+            try:
+                show = on_item(item)
+            except Exception as exc:
+                errors.report_internal_error("stream.item", exc)
+                show = True
+            if show:
                 return item
 
     def __enter__(self) -> RecordingStream:
@@ -119,6 +118,7 @@ class AsyncRecordingStream(_StreamEnd, wrapt.BaseObjectProxy[Any]):
 
     async def __anext__(self) -> Any:
         wrapped = self.__wrapped__
+        on_item = self._self_observer.on_item
         while True:
             try:
                 item = await wrapped.__anext__()
@@ -128,7 +128,12 @@ class AsyncRecordingStream(_StreamEnd, wrapt.BaseObjectProxy[Any]):
             except BaseException as exc:
                 self._self_end(exc, False)
                 raise
-            if _observe(self._self_observer, item):
+            try:
+                show = on_item(item)
+            except Exception as exc:
+                errors.report_internal_error("stream.item", exc)
+                show = True
+            if show:
                 return item
 
     async def __aenter__(self) -> AsyncRecordingStream:

@@ -67,6 +67,8 @@ class _SDK:
     api_response_types: tuple[type, ...] = ()
     async_api_response_types: tuple[type, ...] = ()
     error_types: tuple[type, ...] = ()
+    #: All the result types above: a parsed response is none of them (one check per call).
+    special_types: tuple[type, ...] = ()
 
 
 def _load_sdk_types() -> None:
@@ -79,9 +81,39 @@ def _load_sdk_types() -> None:
     _SDK.api_response_types = (_response.APIResponse,)
     _SDK.async_api_response_types = (_response.AsyncAPIResponse,)
     _SDK.error_types = (openai.OpenAIError,)
+    _SDK.special_types = (
+        _SDK.stream_types
+        + _SDK.async_stream_types
+        + _SDK.legacy_raw_types
+        + _SDK.api_response_types
+        + _SDK.async_api_response_types
+    )
 
 
 # --- per-call state ----------------------------------------------------------------------------
+
+
+def _header_facts(headers: Any) -> tuple[str | None, bool]:
+    """(``x-request-id``, whether ``x-llmcost-replayed`` is ``1``) of a response's headers.
+
+    httpx keeps headers as a list of (raw name, lower-cased name, value) byte triples, and
+    each ``Headers.get`` scans all of it, lower-casing and encoding the name first: on a real
+    OpenAI response (about 25 headers) one pass here costs a third of the two lookups. Values
+    are decoded and joined as ``get`` does; other header objects are read with ``get``.
+    """
+    items = getattr(headers, "_list", None)
+    if type(items) is not list or (items and len(items[0]) != 3):
+        return headers.get("x-request-id"), headers.get(_REPLAYED_HEADER) == "1"
+    request_ids: list[bytes] = []
+    replayed: list[bytes] = []
+    for item in items:
+        name = item[1]
+        if name == b"x-request-id":
+            request_ids.append(item[2])
+        elif name == b"x-llmcost-replayed":
+            replayed.append(item[2])
+    request_id = b", ".join(request_ids).decode(headers.encoding) if request_ids else None
+    return request_id, replayed == [b"1"]
 
 
 _endpoints: dict[int, tuple[Any, bool, str | None]] = {}
@@ -137,23 +169,22 @@ class _CallContext:
     ) -> dict[str, Any]:
         """Record fields from the raw HTTP response and the response body (object or dict)."""
         meta: dict[str, Any] = {}
-        http = self.http
-        headers = getattr(http, "headers", None)
+        headers = getattr(self.http, "headers", None)
         if headers is not None:
-            meta["request_id"] = headers.get("x-request-id")
-            meta["replayed"] = headers.get(_REPLAYED_HEADER) == "1"
+            meta["request_id"], meta["replayed"] = _header_facts(headers)
         if body is not None:
             if meta.get("request_id") is None:
                 request_id = getattr(body, "_request_id", None)
                 if isinstance(request_id, str):
                     meta["request_id"] = request_id
-            response_id = _openai_usage._field(body, "id")
+            fields = _openai_usage._view(body)
+            response_id = fields.get("id")
             if isinstance(response_id, str):
                 meta["response_id"] = response_id
-            response_model = _openai_usage._field(body, "model")
+            response_model = fields.get("model")
             if isinstance(response_model, str):
                 meta["response_model"] = response_model
-            tier = _openai_usage._field(body, "service_tier")
+            tier = fields.get("service_tier")
             if isinstance(tier, str):
                 meta["service_tier"] = tier
         if stream_meta:
@@ -208,8 +239,9 @@ class _CallContext:
         response = getattr(exc, "response", None)
         headers = getattr(response, "headers", None)
         if headers is not None:
-            meta.setdefault("request_id", headers.get("x-request-id"))
-            if headers.get(_REPLAYED_HEADER) == "1":
+            request_id, replayed = _header_facts(headers)
+            meta.setdefault("request_id", request_id)
+            if replayed:
                 meta["replayed"] = True
         if meta.get("request_id") is None:
             request_id = getattr(exc, "request_id", None)
@@ -309,6 +341,9 @@ def _should_inject(stream_options: Any, official: bool) -> bool:
 
 def _handle_result(ctx: _CallContext, result: Any) -> Any:
     """Record a returned result, or wrap it so that it is recorded when read."""
+    if not isinstance(result, _SDK.special_types):  # a parsed response: nearly every call
+        ctx.finish_body(result)
+        return result
     if isinstance(result, _SDK.stream_types):
         return RecordingStream(result, _observer_for(ctx, result))
     if isinstance(result, _SDK.async_stream_types):
@@ -317,10 +352,7 @@ def _handle_result(ctx: _CallContext, result: Any) -> Any:
         return _legacy_raw(ctx, result)
     if isinstance(result, _SDK.api_response_types):
         return _StreamedAPIResponse(result, ctx)
-    if isinstance(result, _SDK.async_api_response_types):
-        return _AsyncStreamedAPIResponse(result, ctx)
-    ctx.finish_body(result)
-    return result
+    return _AsyncStreamedAPIResponse(result, ctx)  # the last of special_types
 
 
 def _observer_for(ctx: _CallContext, stream: Any) -> _StreamObserverBase:
@@ -678,9 +710,12 @@ def _make_sync_wrapper(operation: str) -> Any:
                 ctx.fail(exc)
             raise
         _current.reset(token)
-        with errors.internal_guard("openai.record"):
+        # internal_guard's work, without building a guard on every call.
+        try:
             return _handle_result(ctx, result)
-        return result
+        except Exception as exc:
+            errors.report_internal_error("openai.record", exc)
+            return result
 
     return wrapper
 
@@ -701,9 +736,11 @@ def _make_async_wrapper(operation: str) -> Any:
                 ctx.fail(exc)
             raise
         _current.reset(token)
-        with errors.internal_guard("openai.record"):
+        try:
             return _handle_result(ctx, result)
-        return result
+        except Exception as exc:
+            errors.report_internal_error("openai.record", exc)
+            return result
 
     def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if not state.active:
