@@ -124,7 +124,9 @@ def instrument(*sdks: str) -> list[str]:
     from llmcost import _context, integrations
 
     _context.ensure_configured()
-    return integrations.instrument(*sdks)
+    patched = integrations.instrument(*sdks)
+    _context.state.instrumented = True
+    return patched
 
 
 def uninstrument(*sdks: str) -> None:
@@ -139,9 +141,10 @@ def uninstrument(*sdks: str) -> None:
     # Nothing can be patched if the integrations package was never loaded.
     if "llmcost.integrations" not in sys.modules:
         return
-    from llmcost import integrations
+    from llmcost import _context, integrations
 
     integrations.uninstrument(*sdks)
+    _context.state.instrumented = any(i.wanted for i in integrations.integrations().values())
 
 
 def reset() -> None:

@@ -13,6 +13,7 @@ import functools
 import inspect
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
@@ -35,6 +36,7 @@ __all__ = [
     "Config",
     "StackedScope",
     "UnknownModelPolicy",
+    "check_label",
     "configure",
     "get_config",
     "is_configured",
@@ -106,6 +108,9 @@ class _State:
         #: Set by shutdown(), cleared by configure() and reset(): nothing switches llmcost back
         #: on implicitly after the application shut it down.
         self.shut_down: bool = False
+        #: Whether llmcost.instrument() is in force (checked when a budget or scope opens).
+        self.instrumented: bool = False
+        self.warned_uninstrumented: bool = False
         self.lock = threading.RLock()
 
 
@@ -200,8 +205,38 @@ class StackedScope:
         return cast("F", run)
 
 
+def warn_if_not_instrumented(what: str) -> None:
+    """Say once if ``what`` opens while an SDK is imported but llmcost never patched it.
+
+    A budget or scope around SDK calls that llmcost cannot see would silently do nothing: the
+    most dangerous mistake a newcomer can make with a spending control.
+    """
+    if state.instrumented or state.warned_uninstrumented:
+        return
+    sdks = [name for name in ("openai", "anthropic") if name in sys.modules]
+    if not sdks:
+        return
+    state.warned_uninstrumented = True
+    logger.warning(
+        "%s is open, but llmcost.instrument() was not called: calls made with the %s SDK are "
+        "not seen, priced, attributed or limited. Call llmcost.instrument() at start-up.",
+        what,
+        " and ".join(sdks),
+    )
+
+
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def check_label(where: str, name: str, value: object) -> None:
+    """Refuse a non-string attribution value with a message naming the argument.
+
+    Records are written and read back as strings: a number here would make a JSON line that
+    llmcost's own reader rejects, far from the mistake.
+    """
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{where}({name}=...) must be a string or None, got {value!r}")
 
 
 def _validate_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
@@ -260,7 +295,14 @@ def configure(
         raise ValueError(
             f"stream_usage must be one of {_STREAM_USAGE_POLICIES}, got {stream_usage!r}"
         )
-    sink_tuple = tuple(sinks or ())
+    if sinks is not None and callable(getattr(sinks, "emit", None)):
+        raise TypeError(f"configure(sinks=...) takes a list of sinks: sinks=[{sinks!r}]")
+    try:
+        sink_tuple = tuple(sinks or ())
+    except TypeError:
+        raise TypeError(f"configure(sinks=...) takes a list of sinks, got {sinks!r}") from None
+    check_label("configure", "project", project)
+    check_label("configure", "environment", environment)
     for sink in sink_tuple:
         if not callable(getattr(sink, "emit", None)):
             raise TypeError(f"sink {sink!r} has no emit(record) method")
@@ -416,6 +458,7 @@ def reset() -> None:
         state.config = None
         state.active = False
         state.shut_down = False
+        state.warned_uninstrumented = False
     if config is not None:
         for sink in config.sinks:
             with errors.internal_guard("sink.close"):

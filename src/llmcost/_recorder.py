@@ -23,6 +23,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from llmcost import errors
 from llmcost._context import Attribution, Config, budget_stack, ensure_configured, scope_stack
 from llmcost.types import Cost, CostRecord, Usage, construct_trusted, new_record_id
@@ -435,8 +437,16 @@ def record_usage(
         elif key in _META_FIELDS:
             meta[key] = value
         else:
+            _refuse_near_miss(key)
             extra_tags[key] = value if isinstance(value, str) else str(value)
-    usage = Usage(**usage_kwargs)
+    try:
+        usage = Usage(**usage_kwargs)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, error['loc'])) or 'usage'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise ValueError(f"record_usage(): {problems}") from None
     _check_manual_fields(meta, attribution, latency_ms)
     if tags or extra_tags:
         merged = {**(tags or {}), **extra_tags}
@@ -470,6 +480,28 @@ def record_usage(
         with errors.internal_guard("budget.charge"):
             _budgets.charge_record(budgets, record)
     return record
+
+
+_KEYWORDS = (
+    _USAGE_FIELDS
+    | _ATTRIBUTION_FIELDS
+    | _META_FIELDS
+    | {"provider", "model", "operation", "latency_ms", "stream", "estimated", "tags", "timestamp"}
+)
+
+
+def _refuse_near_miss(key: str) -> None:
+    # Extra keywords become free-form tags, so a typo (cache_read_token=800) would silently
+    # turn a token count into a tag and misprice the call: refuse names one letter or so away
+    # from a real keyword. A tag of such a name can still be passed with tags={...}.
+    import difflib
+
+    close = difflib.get_close_matches(key, _KEYWORDS, n=1, cutoff=0.85)
+    if close:
+        raise TypeError(
+            f"record_usage() got {key}=...: did you mean {close[0]}=? "
+            f"(for a tag of that name use tags={{{key!r}: ...}})"
+        )
 
 
 def _check_manual_fields(

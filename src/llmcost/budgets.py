@@ -25,7 +25,7 @@ from llmcost._budgets import (
     Limits,
     Totals,
 )
-from llmcost._context import StackedScope, budget_stack
+from llmcost._context import StackedScope, budget_stack, warn_if_not_instrumented
 
 if TYPE_CHECKING:
     from llmcost.types import CostRecord
@@ -327,6 +327,9 @@ class Budget(StackedScope):
     # -- opening (with / async with come from StackedScope) ---------------------------------
 
     _stack = budget_stack
+
+    def _on_open(self, enclosing: tuple[Any, ...]) -> None:
+        warn_if_not_instrumented("llmcost.budget")
 
     # -- decorator -----------------------------------------------------------------------------
 

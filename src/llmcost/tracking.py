@@ -16,7 +16,14 @@ from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from llmcost._context import Attribution, StackedScope, scope_stack, state
+from llmcost._context import (
+    Attribution,
+    StackedScope,
+    check_label,
+    scope_stack,
+    state,
+    warn_if_not_instrumented,
+)
 
 if TYPE_CHECKING:
     from llmcost.types import CostRecord
@@ -107,6 +114,7 @@ class CostScope(StackedScope):
     _stack = scope_stack
 
     def _on_open(self, enclosing: tuple[Any, ...]) -> None:
+        warn_if_not_instrumented("llmcost.track_cost")
         if enclosing:
             parent = enclosing[-1].attribution
         else:
@@ -218,6 +226,10 @@ def track_cost(
         >>> scope.total_cost_usd
         Decimal('0')
     """
+    check_label("track_cost", "feature", feature)
+    check_label("track_cost", "project", project)
+    check_label("track_cost", "environment", environment)
+    check_label("track_cost", "user_id", user_id)
     merged_tags = {**(tags or {}), **more_tags}
     return CostScope(
         feature,

@@ -424,3 +424,65 @@ def test_a_broken_opentelemetry_does_not_cost_the_record(
     record = llmcost.record_usage(provider="openai", model="gpt-4o", input_tokens=1)
     assert (record.trace_id, record.span_id) == (None, None)
     assert memory_sink.records == [record]
+
+
+def test_record_usage_refuses_a_near_miss_keyword(memory_sink: MemorySink) -> None:
+    """A typo of a real keyword is not silently turned into a tag."""
+    with pytest.raises(TypeError, match="did you mean cache_read_tokens"):
+        llmcost.record_usage(
+            provider="openai", model="gpt-4o", input_tokens=1000, cache_read_token=800
+        )
+    with pytest.raises(TypeError, match="did you mean feature"):
+        llmcost.record_usage(provider="openai", model="gpt-4o", featur="search")
+    record = llmcost.record_usage(
+        provider="openai", model="gpt-4o", tags={"featur": "x"}, customer="acme"
+    )
+    assert record.tags == {"featur": "x", "customer": "acme"}
+
+
+def test_record_usage_usage_errors_are_short_and_name_the_field() -> None:
+    """Bad counts give one line naming the field, not a pydantic dump."""
+    with pytest.raises(ValueError, match=r"^record_usage\(\): input_tokens: ") as caught:
+        llmcost.record_usage(provider="openai", model="gpt-4o", input_tokens=-1)
+    assert "errors.pydantic.dev" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"project": 123}, r"configure\(project=...\)"),
+        ({"environment": 1.5}, r"configure\(environment=...\)"),
+        ({"sinks": MemorySink()}, "list of sinks"),
+        ({"sinks": 5}, "list of sinks"),
+    ],
+)
+def test_configure_refuses_values_of_the_wrong_shape(kwargs: dict[str, Any], message: str) -> None:
+    """A number for a label or a bare sink for the list is refused with the argument named."""
+    with pytest.raises(TypeError, match=message):
+        llmcost.configure(**kwargs)
+
+
+def test_track_cost_refuses_non_string_labels() -> None:
+    """track_cost(feature=7) would write JSON its own reader rejects: refused at once."""
+    with pytest.raises(TypeError, match=r"track_cost\(feature=...\)"):
+        llmcost.track_cost(feature=7)  # type: ignore[arg-type]
+
+
+def test_a_budget_opened_without_instrument_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    """With an SDK imported but not instrumented, opening a budget warns once."""
+    import openai  # noqa: F401 - the SDK the application would use
+
+    llmcost.configure()
+    with caplog.at_level(logging.WARNING, logger="llmcost"):
+        with llmcost.budget(max_cost_usd=1):
+            pass
+        with llmcost.track_cost(feature="x"):
+            pass
+    warnings = [r.getMessage() for r in caplog.records if "instrument()" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "openai" in warnings[0]
+    caplog.clear()
+    llmcost.instrument()
+    with caplog.at_level(logging.WARNING, logger="llmcost"), llmcost.budget(max_cost_usd=1):
+        pass
+    assert not [r for r in caplog.records if "instrument()" in r.getMessage()]

@@ -130,3 +130,11 @@ def test_records_emitted_to_a_closed_file_sink_are_counted_and_said(
             sink.emit(CostRecord(provider="openai", operation="chat"))
     assert llmcost.stats()["sink.jsonl.dropped_after_close"] == 3
     assert len([r for r in caplog.records if "closed" in r.getMessage()]) == 1
+
+
+def test_logging_sink_accepts_level_names_and_refuses_unknown_ones() -> None:
+    """level="info" works like logging.INFO; a misspelt level is refused at once."""
+    assert LoggingSink(level="info").level == logging.INFO
+    assert LoggingSink(level=logging.DEBUG).level == logging.DEBUG
+    with pytest.raises(ValueError, match="'loud'"):
+        LoggingSink(level="loud")

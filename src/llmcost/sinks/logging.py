@@ -20,7 +20,7 @@ class LoggingSink:
 
     Args:
         logger: The logger to use; default ``logging.getLogger("llmcost.records")``.
-        level: The level of each line; default INFO.
+        level: The level of each line, as a number or a name (``"INFO"``); default INFO.
 
     Example:
         >>> import logging, llmcost
@@ -28,9 +28,11 @@ class LoggingSink:
         >>> llmcost.configure(sinks=[llmcost.sinks.LoggingSink()])  # doctest: +SKIP
     """
 
-    def __init__(self, logger: logging.Logger | None = None, level: int = logging.INFO) -> None:
+    def __init__(
+        self, logger: logging.Logger | None = None, level: int | str = logging.INFO
+    ) -> None:
         self.logger = logger if logger is not None else logging.getLogger("llmcost.records")
-        self.level = level
+        self.level = _level_number(level)
 
     def emit(self, record: CostRecord) -> None:
         """Log ``record`` if the logger is enabled for the level."""
@@ -48,6 +50,17 @@ class LoggingSink:
 
     def close(self) -> None:
         """Nothing to release: the handlers belong to the application."""
+
+
+def _level_number(level: int | str) -> int:
+    if isinstance(level, bool) or not isinstance(level, (int, str)):
+        raise TypeError(f"LoggingSink(level=...) takes a logging level, got {level!r}")
+    if isinstance(level, int):
+        return level
+    number = logging.getLevelName(level.upper())
+    if not isinstance(number, int):
+        raise ValueError(f"LoggingSink(level=...): unknown logging level {level!r}")
+    return number
 
 
 def format_record(record: CostRecord) -> str:
