@@ -302,3 +302,28 @@ def test_report_module_is_reachable_from_the_package() -> None:
     import llmcost
 
     assert llmcost.report is report
+
+
+def test_a_row_with_no_priced_call_never_shows_zero_dollars() -> None:
+    """Unknown cost reads as unknown in the table, empty in CSV and null in JSON."""
+    rows = summarize([_record("priced", "0.01"), _record("mystery", None, model="gpt-4o-minii")])
+    table = format_table(rows)
+    mystery_line = next(line for line in table.splitlines() if line.startswith("mystery"))
+    assert "unpriced" in mystery_line
+    assert "$0.0000" not in mystery_line
+    csv_rows = list(csv.DictReader(io.StringIO(format_csv(rows))))
+    mystery = next(row for row in csv_rows if row["feature"] == "mystery")
+    assert mystery["total_cost_usd"] == ""
+    assert mystery["share"] == ""
+    priced = next(row for row in csv_rows if row["feature"] == "priced")
+    assert priced["share"] == "1"
+    parsed = json.loads(format_json(rows), parse_float=Decimal)
+    by_feature = {row["feature"]: row for row in parsed["rows"]}
+    assert by_feature["mystery"]["total_cost_usd"] is None
+    assert by_feature["priced"]["total_cost_usd"] == Decimal("0.01")
+
+
+def test_tiny_costs_keep_two_significant_digits_in_the_table() -> None:
+    """$0.00000128 is not shown as a free $0.0000."""
+    table = format_table(summarize([_record("search", "0.00000128")]))
+    assert "$0.0000013" in table

@@ -689,7 +689,20 @@ _HEADERS = (
 def _money(value: Decimal | None, places: int) -> str:
     if value is None:
         return "-"
+    if 0 < abs(value) < Decimal(1).scaleb(-places):
+        # Too small for the column's places: two significant digits, never a false $0.0000.
+        return f"${value.quantize(Decimal(1).scaleb(value.adjusted() - 1), context=_DIVIDE):f}"
     return f"${value.quantize(Decimal(1).scaleb(-places), context=_DIVIDE):,}"
+
+
+def _known_money(row: SummaryRow) -> dict[str, Any]:
+    """The row's fields for output, with the money of a row that had no priced call as None:
+    its cost is unknown, and showing $0 would say it was free."""
+    values = row.as_dict()
+    if row.requests and not row.priced_requests:
+        for name in ("total_cost_usd", "avg_cost_usd", "share"):
+            values[name] = None
+    return values
 
 
 def format_table(rows: Sequence[SummaryRow], *, top: int | None = None) -> str:
@@ -730,15 +743,16 @@ def _table_cells(row: SummaryRow) -> list[str]:
 
 
 def _figures(row: SummaryRow) -> list[str]:
+    unknown = bool(row.requests) and not row.priced_requests
     return [
         f"{row.requests:,}",
         f"{row.unpriced_requests:,}",
         f"{row.input_tokens:,}",
         f"{row.output_tokens:,}",
         f"{row.cache_read_tokens:,}",
-        _money(row.total_cost_usd, 4),
+        "unpriced" if unknown else _money(row.total_cost_usd, 4),
         _money(row.avg_cost_usd, 6),
-        "-" if row.share is None else f"{row.share * 100:.1f}%",
+        "-" if row.share is None or unknown else f"{row.share * 100:.1f}%",
         "-" if row.output_input_ratio is None else f"{row.output_input_ratio:.2f}",
     ]
 
@@ -748,6 +762,8 @@ def _exact_text(value: Any) -> str:
         return ""
     if isinstance(value, float):
         return repr(value)
+    if isinstance(value, Decimal):
+        return format(value, "f")  # plain digits: "0", never "0E+7"
     return str(value)
 
 
@@ -765,7 +781,7 @@ def format_csv(rows: Sequence[SummaryRow], *, top: int | None = None) -> str:
     header = list(_empty_row(by).as_dict())
     writer.writerow(header)
     for row in chosen:
-        writer.writerow([_exact_text(value) for value in row.as_dict().values()])
+        writer.writerow([_exact_text(value) for value in _known_money(row).values()])
     return buffer.getvalue()
 
 
@@ -785,7 +801,7 @@ def format_json(rows: Sequence[SummaryRow], *, top: int | None = None) -> str:
     total = total_row(rows).as_dict()
     for name in by:
         total.pop(name)
-    body = ",".join(dumps_exact(row.as_dict()) for row in chosen)
+    body = ",".join(dumps_exact(_known_money(row)) for row in chosen)
     return (
         '{"by":'
         + json.dumps(list(by), ensure_ascii=False, separators=(",", ":"))
