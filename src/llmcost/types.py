@@ -282,7 +282,24 @@ class CostRecord(BaseModel):
         """
         data = self.__dict__.copy()
         data["timestamp"] = self.timestamp.isoformat()
-        return _encode_flat(data, _MONEY_FIELDS)
+        money = [data[name] for name in _MONEY_FIELDS]
+        for name in _MONEY_FIELDS:
+            data[name] = None
+        try:
+            text = _compact(data)
+        except TypeError:  # a hand-built record with a Decimal outside the money fields
+            return _encode_each(self.to_json_dict())
+        # The money fields are adjacent in the schema: find their all-null run and put the exact
+        # digits in, in one splice. rfind: tags (the only mapping) come before the money, and a
+        # quote inside any JSON string is escaped, so the last occurrence is the real keys.
+        start = text.rfind(_MONEY_NULLS)
+        if start < 0:
+            return _encode_each(self.to_json_dict())
+        digits = ",".join(
+            f'"{name}":{"null" if value is None else _encode_decimal(value)}'
+            for name, value in zip(_MONEY_FIELDS, money, strict=True)
+        )
+        return text[:start] + digits + text[start + len(_MONEY_NULLS) :]
 
     @classmethod
     def from_json(cls, text: str | bytes) -> CostRecord:
@@ -298,6 +315,7 @@ def _encode_decimal(value: Decimal) -> str:
 
 
 _compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_MONEY_NULLS = ",".join(f'"{name}":null' for name in _MONEY_FIELDS)
 
 
 def _encode_flat(data: dict[str, Any], decimal_keys: tuple[str, ...]) -> str:
