@@ -159,6 +159,11 @@ def reset() -> None:
     from llmcost import _context, _recorder
 
     uninstrument()
+    # Forget stream endings handed off by garbage collection: they belong to the state that
+    # is being thrown away, and must not surface in the next test's records.
+    streams = sys.modules.get("llmcost.integrations._streams")
+    if streams is not None:
+        streams.pending.clear()
     _context.reset()
     _recorder.forget_warnings()
     if "llmcost._budgets" in sys.modules:

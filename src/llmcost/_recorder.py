@@ -48,8 +48,9 @@ _warned_lock = threading.Lock()
 class Call:
     """One provider call in flight: what was asked, when, and the budget reservation it holds.
 
-    ``finish`` and ``fail`` make the record; whichever comes first wins, later calls are no-ops,
-    so a stream closed twice or abandoned after exhaustion is still recorded once.
+    ``finish``, ``fail`` and ``finish_unknown`` (sent, but its usage could not be read) make the
+    record; ``abandon`` (never sent) makes none. Whichever comes first wins and later calls are
+    no-ops, so a stream closed twice or abandoned after exhaustion is still recorded once.
     """
 
     __slots__ = (
@@ -156,6 +157,20 @@ class Call:
             )
         return None
 
+    def finish_unknown(self, **meta: Any) -> CostRecord | None:
+        """Record a call that was sent (and billed) but whose usage could not be read.
+
+        The record has no tokens, no price (``total_cost_usd`` and every money field None,
+        ``priced=False``) and ``estimated=True``: it is never reported as $0, and budgets
+        settle it as an unpriced call. ``meta`` holds CostRecord fields as for ``finish``.
+        """
+        if not self._claim():
+            return None
+        latency_ms = (time.perf_counter() - self.started) * 1000.0
+        with errors.internal_guard("recorder"):
+            return _record(self, _EMPTY_USAGE, True, latency_ms, meta, usage_unknown=True)
+        return None
+
     def abandon(self) -> None:
         """Forget the call without a record (it was never sent) and release its reservation."""
         if self._claim():
@@ -184,6 +199,11 @@ def start_call(
         PolicyViolation: the model or request breaks the configured policy.
         UnknownModelError: the model has no price and ``unknown_model="raise"``.
     """
+    # Stream endings that garbage collection handed off run here, on a caller's thread. The
+    # module is looked up, not imported: it imports wrapt, and unimported it holds nothing.
+    streams = sys.modules.get("llmcost.integrations._streams")
+    if streams is not None and streams.pending:
+        streams.drain_pending()
     config = ensure_configured()
     call = Call(config, provider, operation, model, request, stream, data_residency, client)
     budgets = budget_stack.get()
@@ -271,10 +291,16 @@ def _record(
     estimated: bool,
     latency_ms: float | None,
     meta: dict[str, Any],
+    usage_unknown: bool = False,
 ) -> CostRecord:
     config = call.config
     try:
-        cost, _ = _price(config, call, usage, meta)
+        if usage_unknown:
+            # Nothing to price: None, never the $0 that pricing zero tokens would give.
+            errors.count("records.usage_unknown")
+            cost = Cost.unpriced()
+        else:
+            cost, _ = _price(config, call, usage, meta)
         scopes = call.scopes
         attribution: Attribution = scopes[-1].attribution if scopes else config.attribution
         overrides = meta.pop("attribution", None)

@@ -36,6 +36,7 @@ llmcost recorder: that is imported when the first tracked test starts.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
@@ -611,6 +612,14 @@ def llm_cost(request: pytest.FixtureRequest) -> LLMCost:
     return capture
 
 
+def _drain_stream_endings() -> None:
+    """Record the streams a test dropped without closing, so they count against that test
+    (garbage collection only hands their endings off; they run at the next call or here)."""
+    streams = sys.modules.get("llmcost.integrations._streams")
+    if streams is not None and streams.pending:
+        streams.drain_pending()
+
+
 def _activate_llmcost() -> None:
     """Switch llmcost on for the test if nobody did, keeping any configuration the user made,
     and patch the installed SDKs so their calls are recorded."""
@@ -724,6 +733,7 @@ class _CostPlugin:
             result = yield
         # Reached only when the test passed: a failing test keeps its own failure. Failing
         # here, inside the call phase, makes it a test failure rather than a teardown error.
+        _drain_stream_endings()
         records = capture.records
         problems = limits.problems(records) if limits is not None else []
         if self.settings.unpriced == "fail" and not (limits and limits.usd is not None):
@@ -748,6 +758,7 @@ class _CostPlugin:
             # The teardown report is a test's last: it carries the test's totals, to the xdist
             # controller or to the local aggregation below. Replace, never add: a re-run test
             # reports once.
+            _drain_stream_endings()
             payload = _Tally.of(capture.records).to_payload()
             limits, _ = self._limits_for(item)
             payload["limit_usd"] = None if limits is None or limits.usd is None else str(limits.usd)

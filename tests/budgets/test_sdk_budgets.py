@@ -8,6 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
+import anthropic
+import openai
 import pytest
 
 import llmcost
@@ -171,7 +173,8 @@ def test_stream_broken_midway_settles_what_it_consumed() -> None:
         stream = client.chat.completions.create(
             model="gpt-4o-mini", messages=MESSAGES, max_tokens=100, stream=True
         )
-        with pytest.raises(Exception):
+        # The fake breaks the connection; the SDK raises its own connection error.
+        with pytest.raises(openai.APIConnectionError):
             for _ in stream:
                 pass
     assert b.reserved_usd == 0
@@ -191,7 +194,8 @@ def test_anthropic_stream_error_settles_consumed_tokens() -> None:
     )
     with (
         llmcost.budget(max_cost_usd=1) as b,
-        pytest.raises(Exception),
+        # An SSE error event mid-stream: the SDK raises its status error (overloaded_error).
+        pytest.raises(anthropic.APIStatusError, match="overloaded_error"),
         client.messages.stream(
             model="claude-haiku-4-5", max_tokens=100, messages=MESSAGES
         ) as stream,
@@ -352,3 +356,35 @@ def test_budgets_see_records_not_made_by_other_sinks(sink: llmcost.sinks.MemoryS
     with llmcost.budget(max_cost_usd=1) as b:
         client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, max_tokens=10)
     assert [r.record_id for r in b.records] == [r.record_id for r in sink.records]
+
+
+def test_anthropic_stream_closed_before_any_event_settles_an_estimate() -> None:
+    """Closed before message_start: the prompt was billed, so the budget is charged an
+    estimate of it, never $0 and never a leaked reservation."""
+    client = fake_anthropic_client(usage={"input_tokens": 40, "output_tokens": 6})
+    ask = {"model": "claude-haiku-4-5", "max_tokens": 100, "messages": MESSAGES}
+    with llmcost.budget(max_cost_usd=1) as b:
+        client.messages.create(**ask, stream=True).close()
+    assert (b.reserved_usd, b.calls, b.unpriced_calls) == (0, 1, 0)
+    [record] = b.records
+    assert record.estimated is True
+    assert record.input_tokens == tokens.estimate_request_input_tokens("anthropic", "messages", ask)
+    assert b.spent_usd == record.total_cost_usd
+    assert b.spent_usd > 0
+
+
+def test_user_exception_in_an_anthropic_stream_settles_what_was_seen() -> None:
+    """The user's own exception inside the stream: settled as an ok, estimated call."""
+    client = fake_anthropic_client(usage={"input_tokens": 40, "output_tokens": 6})
+
+    def consume() -> None:
+        with client.messages.create(
+            model="claude-haiku-4-5", max_tokens=100, messages=MESSAGES, stream=True
+        ) as stream:
+            for _ in stream:
+                raise ValueError("the user's bug")
+
+    with llmcost.budget(max_cost_usd=1) as b, pytest.raises(ValueError, match="the user's bug"):
+        consume()
+    assert (b.reserved_usd, b.calls) == (0, 1)
+    assert (b.records[0].status, b.records[0].input_tokens) == ("ok", 40)

@@ -486,3 +486,35 @@ def test_a_budget_opened_without_instrument_says_so(caplog: pytest.LogCaptureFix
     with caplog.at_level(logging.WARNING, logger="llmcost"), llmcost.budget(max_cost_usd=1):
         pass
     assert not [r for r in caplog.records if "instrument()" in r.getMessage()]
+
+
+def test_finish_unknown_records_an_unpriced_estimated_call_never_zero(
+    memory_sink: MemorySink,
+) -> None:
+    """A billed call whose usage could not be read: no tokens, no price (None, not $0),
+    estimated; recorded once; a budget settles it as an unpriced call, not a leak."""
+    with llmcost.budget(max_cost_usd=1) as budget:
+        call = _recorder.start_call("openai", "chat", "gpt-4o", stream=True)
+        record = call.finish_unknown(request_id="req_1", response_id="chatcmpl-1")
+        assert call.finish(Usage(input_tokens=10)) is None  # one record per call
+        assert call.finish_unknown() is None
+    assert record is not None
+    assert memory_sink.records == [record]
+    assert (record.priced, record.estimated, record.status) == (False, True, "ok")
+    money = (
+        record.input_cost_usd,
+        record.cache_read_cost_usd,
+        record.cache_write_cost_usd,
+        record.output_cost_usd,
+        record.tool_cost_usd,
+        record.total_cost_usd,
+    )
+    assert money == (None,) * 6
+    assert (record.input_tokens, record.output_tokens) == (0, 0)
+    assert (record.request_id, record.response_id, record.model) == (
+        "req_1",
+        "chatcmpl-1",
+        "gpt-4o",
+    )
+    assert (budget.calls, budget.unpriced_calls, budget.reserved_usd) == (1, 1, 0)
+    assert llmcost.stats()["records.usage_unknown"] == 1

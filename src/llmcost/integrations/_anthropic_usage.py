@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from llmcost.integrations._fields import field, view
 from llmcost.types import Usage, construct_trusted
 
 __all__ = ["MalformedUsage", "StreamUsage", "message_meta", "usage_from_anthropic"]
@@ -29,52 +30,9 @@ class MalformedUsage(ValueError):
     """The provider's usage block has a field llmcost cannot read as a token count."""
 
 
-def _get(obj: Any, name: str) -> Any:
-    if obj is None:
-        return None
-    if isinstance(obj, dict):
-        return obj.get(name)
-    return getattr(obj, name, None)
-
-
-class _Attributes:
-    """Reads an object's fields by attribute: the view of an object that is not a dict."""
-
-    __slots__ = ("_obj",)
-
-    def __init__(self, obj: Any) -> None:
-        self._obj = obj
-
-    def get(self, name: str) -> Any:
-        return getattr(self._obj, name, None)
-
-
-_NO_FIELDS: dict[str, Any] = {}
-_MISSING: Any = object()
-
-
-def _view(obj: Any) -> dict[str, Any] | _Attributes:
-    """Something to ``.get(name)`` the fields of ``obj`` from, as :func:`_get` reads them.
-
-    A JSON dict is its own view. SDK objects are pydantic models: their declared fields are
-    the instance ``__dict__`` and the undeclared ones the server sent are its
-    ``__pydantic_extra__``; reading those dicts skips an attribute lookup per field (a usage
-    block has a dozen). Anything else is read by attribute.
-    """
-    if isinstance(obj, dict):
-        return obj
-    if obj is None:
-        return _NO_FIELDS
-    fields = getattr(obj, "__dict__", None)
-    extra = getattr(obj, "__pydantic_extra__", _MISSING)
-    if extra is _MISSING or type(fields) is not dict:
-        return _Attributes(obj)  # not a pydantic model
-    return {**fields, **extra} if extra else fields
-
-
 def _count(obj: Any, name: str, *, required: bool = False, fields: Any = None) -> int | None:
     # `fields`: the view of `obj` when the caller already has it.
-    value = (fields if fields is not None else _view(obj)).get(name)
+    value = (fields if fields is not None else view(obj)).get(name)
     if value is None:
         if required:
             raise MalformedUsage(f"anthropic usage has no {name!r} (got {obj!r})")
@@ -88,7 +46,7 @@ def _count(obj: Any, name: str, *, required: bool = False, fields: Any = None) -
 
 
 def _text(obj: Any, name: str) -> str | None:
-    value = _get(obj, name)
+    value = field(obj, name)
     return value if isinstance(value, str) else None
 
 
@@ -153,7 +111,7 @@ class StreamUsage:
         """Overwrite the counts ``usage`` reports (``message_start``/``message_delta``/final)."""
         if usage is None:
             raise MalformedUsage("anthropic event has no usage")
-        fields = _view(usage)
+        fields = view(usage)
         # Read everything before assigning anything: a malformed block changes nothing.
         input_tokens = _count(usage, "input_tokens", required=output_required, fields=fields)
         cache_read = _count(usage, "cache_read_input_tokens", fields=fields)

@@ -25,54 +25,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from llmcost.integrations._fields import field, view
 from llmcost.types import Usage, construct_trusted
 
 __all__ = ["chat_usage", "embeddings_usage", "responses_usage", "usage_for"]
-
-
-def _field(obj: Any, name: str) -> Any:
-    # dict first and cheaply (raw responses are parsed JSON); SDK objects by attribute.
-    if isinstance(obj, dict):
-        return obj.get(name)
-    if obj is None:
-        return None
-    # Not isinstance(obj, Mapping): an ABC check per field costs more than the whole mapping.
-    return getattr(obj, name, None)
-
-
-class _Attributes:
-    """Reads an object's fields by attribute: the view of an object that is not a dict."""
-
-    __slots__ = ("_obj",)
-
-    def __init__(self, obj: Any) -> None:
-        self._obj = obj
-
-    def get(self, name: str) -> Any:
-        return getattr(self._obj, name, None)
-
-
-_NO_FIELDS: dict[str, Any] = {}
-_MISSING: Any = object()
-
-
-def _view(obj: Any) -> dict[str, Any] | _Attributes:
-    """Something to ``.get(name)`` the fields of ``obj`` from, as :func:`_field` reads them.
-
-    A JSON dict is its own view. SDK objects are pydantic models: their declared fields are
-    the instance ``__dict__`` and the undeclared ones the server sent are its
-    ``__pydantic_extra__``; reading those dicts skips an attribute lookup per field. Anything
-    else is read by attribute.
-    """
-    if isinstance(obj, dict):
-        return obj
-    if obj is None:
-        return _NO_FIELDS
-    fields = getattr(obj, "__dict__", None)
-    extra = getattr(obj, "__pydantic_extra__", _MISSING)
-    if extra is _MISSING or type(fields) is not dict:
-        return _Attributes(obj)  # not a pydantic model
-    return {**fields, **extra} if extra else fields
 
 
 def _checked(counts: dict[str, Any], names: dict[str, str], required: tuple[str, ...]) -> Usage:
@@ -150,9 +106,9 @@ def chat_usage(usage: Any) -> Usage:
         ...             "prompt_tokens_details": {"cached_tokens": 1024}}).cache_read_tokens
         1024
     """
-    top = _view(usage)
-    prompt = _view(top.get("prompt_tokens_details"))
-    completion = _view(top.get("completion_tokens_details"))
+    top = view(usage)
+    prompt = view(top.get("prompt_tokens_details"))
+    completion = view(top.get("completion_tokens_details"))
     counts = {
         "input_tokens": top.get("prompt_tokens"),
         "cache_read_tokens": prompt.get("cached_tokens"),
@@ -173,10 +129,10 @@ def responses_usage(usage: Any, web_search_requests: int = 0) -> Usage:
         ...                  "output_tokens_details": {"reasoning_tokens": 320}}).reasoning_tokens
         320
     """
-    top = _view(usage)
-    details = _view(top.get("input_tokens_details"))
-    writes = _view(details.get("cache_write_tokens_details"))
-    out = _view(top.get("output_tokens_details"))
+    top = view(usage)
+    details = view(top.get("input_tokens_details"))
+    writes = view(details.get("cache_write_tokens_details"))
+    out = view(top.get("output_tokens_details"))
     counts = {
         "input_tokens": top.get("input_tokens"),
         "cache_read_tokens": details.get("cached_tokens"),
@@ -196,7 +152,7 @@ def embeddings_usage(usage: Any) -> Usage:
         >>> embeddings_usage({"prompt_tokens": 8, "total_tokens": 8}).input_tokens
         8
     """
-    counts = {"input_tokens": _view(usage).get("prompt_tokens")}
+    counts = {"input_tokens": view(usage).get("prompt_tokens")}
     return _checked(counts, _CHAT_NAMES, _REQUIRED)
 
 
@@ -206,7 +162,7 @@ def count_web_searches(output: Any) -> int:
         return 0
     searches = 0
     for item in output:
-        if _field(item, "type") == "web_search_call":
+        if field(item, "type") == "web_search_call":
             searches += 1
     return searches
 
@@ -217,11 +173,11 @@ def usage_for(operation: str, body: Any) -> Usage | None:
     Raises:
         ValueError: the usage block is present but malformed.
     """
-    usage = _field(body, "usage")
+    usage = field(body, "usage")
     if usage is None:
         return None
     if operation == "responses":
-        return responses_usage(usage, count_web_searches(_field(body, "output")))
+        return responses_usage(usage, count_web_searches(field(body, "output")))
     if operation == "embeddings":
         return embeddings_usage(usage)
     return chat_usage(usage)

@@ -6,25 +6,52 @@ through) and reports to a :class:`StreamObserver`:
 - ``on_item(item)`` for every item, on the consumer's thread; returning False hides the item
   from the user (OpenAI's injected usage-only chunk);
 - ``on_end(error, completed)`` exactly once: at exhaustion (``completed=True``), on an error
-  while iterating, on ``close()``, on leaving the ``with`` block, or when the proxy is garbage
-  collected after an early ``break``.
+  while iterating, on ``close()``, on leaving the ``with`` block, or after the proxy was
+  garbage collected following an early ``break``.
 
 Observer errors are internal errors: counted, logged once, never raised into the user's loop.
+An ``on_end`` that raises still ends the observer's ``call`` (recorded as unknown usage), so
+no call is left open holding its budget reservation.
+
+Garbage collection can run inside any bytecode, including while this very thread holds one of
+llmcost's locks (budget store, sinks, logging), so ``__del__`` never records: it hands the
+ending to :func:`defer`, and the ending runs at the next :func:`drain_pending`: the start of
+the next call, or ``llmcost.flush()`` (which also runs at exit).
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+import functools
+import sys
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import wrapt
 
 from llmcost import errors
 
-__all__ = ["AsyncRecordingStream", "RecordingStream", "StreamObserver"]
+if TYPE_CHECKING:
+    from llmcost._recorder import Call
+
+__all__ = [
+    "AsyncRecordingStream",
+    "RecordingStream",
+    "StreamObserver",
+    "defer",
+    "drain_pending",
+    "end_observer",
+    "pending",
+]
 
 
 class StreamObserver(Protocol):
     """What a stream proxy reports to: one per stream, owned by the integration."""
+
+    @property
+    def call(self) -> Call | None:
+        """The call this stream belongs to (ended as unknown usage if ``on_end`` fails)."""
+        ...
 
     def on_item(self, item: Any) -> bool:
         """See one item; return False to hide it from the user."""
@@ -33,6 +60,53 @@ class StreamObserver(Protocol):
     def on_end(self, error: BaseException | None, completed: bool) -> None:
         """The stream ended (called once): ``completed`` means it was read to the end."""
         ...
+
+
+# --- endings handed off by garbage collection -------------------------------------------------
+
+#: Endings waiting to run outside the garbage collector. deque.append and popleft are atomic
+#: and take no lock of ours, so __del__ can append from inside any lock. Callers test its
+#: truth before calling :func:`drain_pending`, which keeps the empty case to one check.
+pending: deque[Callable[[], object]] = deque()
+
+
+def defer(action: Callable[[], object]) -> None:
+    """Run ``action`` at the next :func:`drain_pending` (for ``__del__``: never record there)."""
+    pending.append(action)
+
+
+def drain_pending() -> None:
+    """Run the endings handed off by :func:`defer`, oldest first (cheap when there are none)."""
+    while pending:
+        try:
+            action = pending.popleft()
+        except IndexError:  # another thread took the last one
+            return
+        try:
+            action()
+        except Exception as exc:
+            errors.report_internal_error("stream.end", exc)
+
+
+def end_observer(
+    observer: StreamObserver, error: BaseException | None = None, completed: bool = False
+) -> None:
+    """Call ``observer.on_end`` once; if it raises, still end its call, then report the error."""
+    try:
+        observer.on_end(error, completed)
+    except Exception as exc:
+        # The safety net: a call left open would hold its budget reservation for ever.
+        _end_call_of(observer)
+        errors.report_internal_error("stream.end", exc)
+
+
+def _end_call_of(observer: StreamObserver) -> None:
+    try:
+        call = getattr(observer, "call", None)
+        if call is not None and not call.done:
+            call.finish_unknown()  # guarded: if recording fails, it frees the reservation
+    except Exception as exc:
+        errors.report_internal_error("stream.end", exc)
 
 
 class _StreamEnd:
@@ -45,10 +119,15 @@ class _StreamEnd:
         if self._self_ended:
             return
         self._self_ended = True
-        try:
-            self._self_observer.on_end(error, completed)
-        except Exception as exc:
-            errors.report_internal_error("stream.end", exc)
+        end_observer(self._self_observer, error, completed)
+
+    def __del__(self) -> None:
+        # An early `break` without close(): the ending is handed off, not run here (see the
+        # module docstring). At interpreter exit nothing can be recorded any more.
+        if getattr(self, "_self_ended", True) or sys.is_finalizing():
+            return
+        self._self_ended = True
+        defer(functools.partial(end_observer, self._self_observer))
 
 
 class RecordingStream(_StreamEnd, wrapt.BaseObjectProxy[Any]):
@@ -97,11 +176,6 @@ class RecordingStream(_StreamEnd, wrapt.BaseObjectProxy[Any]):
         try:
             return self.__wrapped__.close()
         finally:
-            self._self_end(None, False)
-
-    def __del__(self) -> None:
-        # An early `break` without close(): record what was seen when the proxy goes away.
-        if not getattr(self, "_self_ended", True):
             self._self_end(None, False)
 
 
@@ -157,8 +231,4 @@ class AsyncRecordingStream(_StreamEnd, wrapt.BaseObjectProxy[Any]):
             closer = getattr(self.__wrapped__, "aclose", None) or self.__wrapped__.close
             return await closer()
         finally:
-            self._self_end(None, False)
-
-    def __del__(self) -> None:
-        if not getattr(self, "_self_ended", True):
             self._self_end(None, False)

@@ -18,8 +18,12 @@ calls, and the user keeps the SDK's own ``MessageStream`` object untouched.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib
+import json
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -34,7 +38,8 @@ from llmcost.integrations._anthropic_usage import (
     StreamUsage,
     message_meta,
 )
-from llmcost.integrations._streams import AsyncRecordingStream, RecordingStream
+from llmcost.integrations._fields import field
+from llmcost.integrations._streams import AsyncRecordingStream, RecordingStream, defer
 from llmcost.integrations._wrapping import Integration, Target
 from llmcost.types import Usage
 
@@ -50,10 +55,24 @@ REPLAYED_HEADER = "x-llmcost-replayed"
 SUPPORTED_VERSIONS = ((2, 0), (3,))
 
 _USAGE_KIND = "anthropic.usage"
-_EMPTY = Usage()
 
 
 # --- small readers -------------------------------------------------------------------------
+
+
+class _SDK:
+    """SDK classes, looked up when the SDK is patched (never imported by llmcost itself)."""
+
+    #: The errors that fail a call: the SDK's own, and the transport's, which reach a stream
+    #: unwrapped. Any other exception (the user's code inside ``with stream:``) does not.
+    error_types: tuple[type[BaseException], ...] = ()
+
+
+def _load_sdk_types() -> None:
+    import anthropic
+    import httpx2
+
+    _SDK.error_types = (anthropic.AnthropicError, httpx2.HTTPError, httpx2.StreamError)
 
 
 def _model(kwargs: dict[str, Any]) -> str | None:
@@ -88,6 +107,20 @@ def _is_api_response(result: Any) -> bool:
     return hasattr(result, "http_response") and hasattr(result, "parse")
 
 
+def _message_text(message: Any) -> str:
+    """The generated text of a ``Message`` (text, thinking, tool input), for estimates."""
+    parts: list[str] = []
+    for block in field(message, "content") or ():
+        for name in ("text", "thinking"):
+            text = field(block, name)
+            if isinstance(text, str):
+                parts.append(text)
+        tool_input = field(block, "input")
+        if tool_input is not None:
+            parts.append(json.dumps(tool_input, default=str))
+    return "".join(parts)
+
+
 # --- the three steps around the SDK call -----------------------------------------------------
 
 
@@ -114,41 +147,82 @@ def _fail(call: Call, exc: BaseException, instance: Any) -> None:
     call.fail(exc, **meta)
 
 
+def _end_estimated(call: Call, message: Any = None, **meta: Any) -> None:
+    """Record a sent call whose usage could not be read: never as $0, never left open.
+
+    Input tokens are estimated from the request and output tokens from ``message``'s text
+    (none without a message: a stream closed before it began). If estimating fails too, the
+    call is recorded with unknown usage (unpriced): an open call would keep its budget
+    reservation for ever.
+    """
+    if call.done:
+        return
+    # Imported here: the tokenizer is only needed when usage has to be estimated.
+    from llmcost import tokens
+
+    try:
+        input_tokens = tokens.estimate_request_input_tokens(PROVIDER, OPERATION, call.request)
+        text = _message_text(message) if message is not None else ""
+        output_tokens = tokens.count_tokens(text, call.model or "claude") if text else 0
+        usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens)
+    except Exception as exc:
+        call.finish_unknown(**meta)
+        errors.report_internal_error("anthropic.estimate", exc)
+        return
+    call.finish(usage, estimated=True, **meta)
+
+
 def _finish_message(call: Call, message: Any, meta: dict[str, Any]) -> None:
+    found = message_meta(message)
+    if found["request_id"] is None:
+        found["request_id"] = meta.get("request_id")
+    found["replayed"] = meta.get("replayed", False)
     accumulated = StreamUsage()
     try:
         accumulated.take(getattr(message, "usage", None), output_required=True)
         usage = accumulated.usage()
     except MalformedUsage as exc:
-        # The user still gets the response; the broken usage is counted, never priced.
-        call.abandon()
+        # The user still gets the response; the call is recorded as estimated (never priced
+        # from the broken block), and the broken usage is counted and logged once.
+        _end_estimated(call, message, **found)
         errors.report_internal_error(_USAGE_KIND, exc)
         return
-    found = message_meta(message)
-    if found["request_id"] is None:
-        found["request_id"] = meta.get("request_id")
-    call.finish(usage, replayed=meta.get("replayed", False), **found, **accumulated.meta())
+    call.finish(usage, **found, **accumulated.meta())
+
+
+def _lost(call: Call, exc: Exception, message: Any = None) -> None:
+    """Recording a returned call failed partway: end it anyway, then report the error."""
+    try:
+        if message is not None:
+            _end_estimated(call, message)
+        else:
+            call.finish_unknown()  # a stream the user now reads unobserved: usage unknown
+    finally:
+        errors.report_internal_error("anthropic", exc)
 
 
 def _settle(call: Call, result: Any, instance: Any) -> Any:
     """Record a returned sync call, or wrap its stream; return what the user gets."""
+    message = None
     try:
         if call.stream:
             if _is_api_response(result):
                 return _RawStreamResponse(result, call, instance)
             return RecordingStream(result, _StreamRecorder(call, result, instance))
         if _is_api_response(result):
-            _finish_message(call, result.parse(), _header_meta(result.http_response, instance))
+            message = result.parse()
+            _finish_message(call, message, _header_meta(result.http_response, instance))
         else:
+            message = result
             _finish_message(call, result, {"replayed": _client_replays(instance)})
     except Exception as exc:
-        call.abandon()
-        errors.report_internal_error("anthropic", exc)
+        _lost(call, exc, message)
     return result
 
 
 async def _asettle(call: Call, result: Any, instance: Any) -> Any:
     """The async twin of :func:`_settle` (``APIResponse.parse`` is a coroutine there)."""
+    message = None
     try:
         if call.stream:
             if _is_api_response(result):
@@ -158,10 +232,10 @@ async def _asettle(call: Call, result: Any, instance: Any) -> Any:
             message = await result.parse()
             _finish_message(call, message, _header_meta(result.http_response, instance))
         else:
+            message = result
             _finish_message(call, result, {"replayed": _client_replays(instance)})
     except Exception as exc:
-        call.abandon()
-        errors.report_internal_error("anthropic", exc)
+        _lost(call, exc, message)
     return result
 
 
@@ -201,34 +275,22 @@ async def _acreate_call(
     return await _asettle(call, result, instance)
 
 
-def _stream(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """``Messages.stream()``: returns the SDK's stream manager inside a recording proxy."""
-    if not state.active:
-        return wrapped(*args, **kwargs)
-    call, kwargs = _start(kwargs, True, instance)
-    try:
-        manager = wrapped(*args, **kwargs)
-    except BaseException:
-        # stream() only builds the request (it is sent on __enter__): nothing was sent.
-        call.abandon()
-        raise
-    return _StreamManagerProxy(manager, call, instance)
+def _stream_wrapper(manager_proxy: type[_ManagerProxy]) -> Callable[..., Any]:
+    """The wrapper of ``Messages.stream()`` (sync or async: it is a plain method in both)."""
 
+    def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if not state.active:
+            return wrapped(*args, **kwargs)
+        call, kwargs = _start(kwargs, True, instance)
+        try:
+            manager = wrapped(*args, **kwargs)
+        except BaseException:
+            # stream() only builds the request (it is sent on entering): nothing was sent.
+            call.abandon()
+            raise
+        return manager_proxy(manager, call, instance)
 
-def _astream(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """``AsyncMessages.stream()``: a plain method returning an async stream manager."""
-    if not state.active:
-        return wrapped(*args, **kwargs)
-    call, kwargs = _start(kwargs, True, instance)
-    try:
-        manager = wrapped(*args, **kwargs)
-    except BaseException:
-        call.abandon()
-        raise
-    return _AsyncStreamManagerProxy(manager, call, instance)
-
-
-_OUR_WRAPPERS = (_create, _acreate, _stream, _astream)
+    return wrapper
 
 
 # --- streams ---------------------------------------------------------------------------------
@@ -283,32 +345,50 @@ class _StreamRecorder:
 
     def on_end(self, error: BaseException | None, completed: bool) -> None:
         call = self.call
-        if call.done:
+        if call.done or sys.is_finalizing():
             return
-        if self.malformed:
-            # Already counted when the event was seen: no record rather than a wrong one.
-            call.abandon()
-            return
-        state_ = self.usage
-        seen = state_.saw_start or state_.saw_delta
-        try:
-            usage = state_.usage() if seen else _EMPTY
-        except MalformedUsage as exc:
-            call.abandon()
-            errors.report_internal_error(_USAGE_KIND, exc)
-            return
-        meta = {
+        meta: dict[str, Any] = {
             "request_id": self.request_id,
             "response_id": self.response_id,
             "response_model": self.response_model,
             "replayed": self.replayed,
-            **state_.meta(),
         }
+        try:
+            self._end(call, error, meta)
+        except Exception:
+            # Usage unknown rather than a call left open; the error is reported by the proxy.
+            call.finish_unknown(**meta)
+            raise
+
+    def _end(self, call: Call, error: BaseException | None, meta: dict[str, Any]) -> None:
+        if self.malformed:
+            # The broken event was already counted when it was seen: the call was billed, but
+            # its usage cannot be trusted, so it is recorded unpriced rather than wrong.
+            call.finish_unknown(**meta)
+            return
+        state_ = self.usage
+        seen = state_.saw_start or state_.saw_delta
+        # Only the SDK's and the transport's errors fail the call (see _SDK.error_types).
+        failure = error if isinstance(error, _SDK.error_types) else None
+        if not seen:
+            if failure is not None:
+                call.fail(failure, **meta)
+            else:
+                # Closed before message_start: billed for the prompt all the same.
+                _end_estimated(call, **meta)
+            return
+        try:
+            usage = state_.usage()
+        except MalformedUsage as exc:
+            call.finish_unknown(**meta)
+            errors.report_internal_error(_USAGE_KIND, exc)
+            return
+        meta.update(state_.meta())
         # Without the final message_delta the output count is the one message_start gave:
-        # the record says so. A stream closed before message_start knows no usage at all.
+        # the record says so.
         estimated = not state_.saw_delta
-        if isinstance(error, Exception):
-            call.fail(error, usage if seen else None, estimated=estimated, **meta)
+        if failure is not None:
+            call.fail(failure, usage, estimated=estimated, **meta)
         else:
             call.finish(usage, estimated=estimated, **meta)
 
@@ -319,18 +399,32 @@ def _attach(call: Call, message_stream: Any, instance: Any, proxy: Callable[...,
         raw = message_stream._raw_stream
         message_stream._raw_stream = proxy(raw, _StreamRecorder(call, raw, instance))
     except Exception as exc:
-        call.abandon()
+        # The request is sent and the stream is read unobserved: its usage is unknown.
+        call.finish_unknown()
         errors.report_internal_error("anthropic.stream", exc)
 
 
-class _StreamManagerProxy(wrapt.BaseObjectProxy[Any]):
-    """``MessageStreamManager`` as the SDK made it; entering it attaches the recorder."""
+class _ManagerProxy(wrapt.BaseObjectProxy[Any]):
+    """A stream manager as the SDK made it; entering it attaches the recorder."""
 
     def __init__(self, manager: Any, call: Call, instance: Any) -> None:
         super().__init__(manager)
         self._self_call = call
         self._self_instance = instance
         self._self_entered = False
+
+    def __del__(self) -> None:
+        # A manager never entered sent nothing: release what start_call reserved, later and
+        # outside the garbage collector (see _streams.defer).
+        call = getattr(self, "_self_call", None)
+        if call is None or getattr(self, "_self_entered", True) or sys.is_finalizing():
+            return
+        if not call.done:
+            defer(call.abandon)
+
+
+class _StreamManagerProxy(_ManagerProxy):
+    """``MessageStreamManager``: entering it sends the request."""
 
     def __enter__(self) -> Any:
         call = self._self_call
@@ -347,21 +441,9 @@ class _StreamManagerProxy(wrapt.BaseObjectProxy[Any]):
         # Closes the MessageStream, which closes the recording proxy: the record is made.
         return self.__wrapped__.__exit__(exc_type, exc, tb)
 
-    def __del__(self) -> None:
-        # A manager never entered sent nothing: release what start_call reserved.
-        call = getattr(self, "_self_call", None)
-        if call is not None and not getattr(self, "_self_entered", True):
-            call.abandon()
 
-
-class _AsyncStreamManagerProxy(wrapt.BaseObjectProxy[Any]):
-    """``AsyncMessageStreamManager`` as the SDK made it; entering it attaches the recorder."""
-
-    def __init__(self, manager: Any, call: Call, instance: Any) -> None:
-        super().__init__(manager)
-        self._self_call = call
-        self._self_instance = instance
-        self._self_entered = False
+class _AsyncStreamManagerProxy(_ManagerProxy):
+    """``AsyncMessageStreamManager``: entering it sends the request."""
 
     async def __aenter__(self) -> Any:
         call = self._self_call
@@ -377,10 +459,19 @@ class _AsyncStreamManagerProxy(wrapt.BaseObjectProxy[Any]):
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
         return await self.__wrapped__.__aexit__(exc_type, exc, tb)
 
-    def __del__(self) -> None:
-        call = getattr(self, "_self_call", None)
-        if call is not None and not getattr(self, "_self_entered", True):
-            call.abandon()
+
+_stream = _stream_wrapper(_StreamManagerProxy)
+_astream = _stream_wrapper(_AsyncStreamManagerProxy)
+
+
+def _end_unread(call: Call, http_response: Any, instance: Any) -> None:
+    """A raw stream response never parsed: billed for its prompt all the same."""
+    if call.done:
+        return
+    meta: dict[str, Any] = {}
+    with errors.internal_guard("anthropic.stream"):
+        meta = _header_meta(http_response, instance)
+    _end_estimated(call, **meta)
 
 
 class _RawStreamResponse(wrapt.BaseObjectProxy[Any]):
@@ -388,7 +479,7 @@ class _RawStreamResponse(wrapt.BaseObjectProxy[Any]):
 
     The events are only read once the user parses the response into a ``Stream``: that
     stream is handed out inside the recording proxy. A response closed unparsed is recorded
-    with what is known (nothing), as estimated.
+    with the input estimated from the request (``estimated=True``).
     """
 
     def __init__(self, response: Any, call: Call, instance: Any) -> None:
@@ -404,10 +495,9 @@ class _RawStreamResponse(wrapt.BaseObjectProxy[Any]):
         return self._self_stream
 
     def _self_unread(self) -> None:
-        call = self._self_call
-        if self._self_stream is None and not call.done:
-            meta = _header_meta(self.__wrapped__.http_response, self._self_instance)
-            call.finish(_EMPTY, estimated=True, **meta)
+        if self._self_stream is None:
+            http_response = getattr(self.__wrapped__, "http_response", None)
+            _end_unread(self._self_call, http_response, self._self_instance)
 
     def parse(self, *, to: Any = None) -> Any:
         parsed = self.__wrapped__.parse(to=to) if to is not None else self.__wrapped__.parse()
@@ -422,8 +512,12 @@ class _RawStreamResponse(wrapt.BaseObjectProxy[Any]):
             self._self_unread()
 
     def __del__(self) -> None:
-        if getattr(self, "_self_call", None) is not None:
-            self._self_unread()
+        # Dropped unparsed: recorded later and outside the garbage collector (_streams.defer).
+        call = getattr(self, "_self_call", None)
+        if call is None or call.done or self._self_stream is not None or sys.is_finalizing():
+            return
+        http_response = getattr(self.__wrapped__, "http_response", None)
+        defer(functools.partial(_end_unread, call, http_response, self._self_instance))
 
 
 class _AsyncRawStreamResponse(_RawStreamResponse):
@@ -454,21 +548,14 @@ _RESOURCES = (
 )
 
 
-def _is_ours(module_name: str, path: str) -> bool:
-    """Whether the attribute is already one of our wrappers (copied from a patched class)."""
-    try:
-        owner: Any = importlib.import_module(module_name)
-    except ImportError:
-        return False
-    class_name, _, method = path.rpartition(".")
-    owner = getattr(owner, class_name, None)
-    current = vars(owner).get(method) if isinstance(owner, type) else None
-    return isinstance(current, wrapt.FunctionWrapper) and (
-        getattr(current, "_self_wrapper", None) in _OUR_WRAPPERS
-    )
-
-
 def _targets() -> list[Target]:
+    _load_sdk_types()
+    # Import every resource module before anything is patched: a copy made from an already
+    # patched first-party class would be patched a second time (two records per call).
+    # `import anthropic` imports them all today; this keeps it true if one becomes lazy.
+    for module_name, _, _ in _RESOURCES:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module_name)
     targets: list[Target] = []
     for module_name, sync_class, async_class in _RESOURCES:
         for path, wrapper in (
@@ -479,8 +566,7 @@ def _targets() -> list[Target]:
             (f"{async_class}.parse", _acreate),
             (f"{async_class}.stream", _astream),
         ):
-            if not _is_ours(module_name, path):
-                targets.append(Target(module_name, path, wrapper))
+            targets.append(Target(module_name, path, wrapper))
     return targets
 
 

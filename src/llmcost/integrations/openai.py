@@ -22,6 +22,7 @@ seen; elsewhere it never changes the request and estimates with :mod:`llmcost.to
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sys
@@ -35,7 +36,8 @@ from llmcost import errors
 from llmcost._context import state
 from llmcost._recorder import Call, start_call
 from llmcost.integrations import _openai_usage
-from llmcost.integrations._streams import AsyncRecordingStream, RecordingStream
+from llmcost.integrations._fields import field, view
+from llmcost.integrations._streams import AsyncRecordingStream, RecordingStream, defer
 from llmcost.integrations._wrapping import Integration, Target
 from llmcost.types import Usage
 
@@ -72,6 +74,7 @@ class _SDK:
 
 
 def _load_sdk_types() -> None:
+    import httpx2
     import openai
     from openai import _legacy_response, _response
 
@@ -80,7 +83,9 @@ def _load_sdk_types() -> None:
     _SDK.legacy_raw_types = (_legacy_response.LegacyAPIResponse,)
     _SDK.api_response_types = (_response.APIResponse,)
     _SDK.async_api_response_types = (_response.AsyncAPIResponse,)
-    _SDK.error_types = (openai.OpenAIError,)
+    # The SDK's own errors, and the transport's should one reach a stream unwrapped: only
+    # these fail a call; an exception of the user's code inside `with stream:` does not.
+    _SDK.error_types = (openai.OpenAIError, httpx2.HTTPError, httpx2.StreamError)
     _SDK.special_types = (
         _SDK.stream_types
         + _SDK.async_stream_types
@@ -96,14 +101,34 @@ def _load_sdk_types() -> None:
 def _header_facts(headers: Any) -> tuple[str | None, bool]:
     """(``x-request-id``, whether ``x-llmcost-replayed`` is ``1``) of a response's headers.
 
+    Never raises: headers of another shape than httpx2's are read with ``get``, and an object
+    that cannot be read at all gives ``(None, False)``.
+    """
+    try:
+        facts = _header_facts_fast(headers)
+    except Exception:  # httpx2's private layout changed: read them the public way below
+        facts = None
+    if facts is not None:
+        return facts
+    try:
+        request_id = headers.get("x-request-id")
+        replayed = headers.get(_REPLAYED_HEADER) == "1"
+    except Exception:  # not a header object llmcost can read
+        return None, False
+    return (request_id if isinstance(request_id, str) else None), replayed
+
+
+def _header_facts_fast(headers: Any) -> tuple[str | None, bool] | None:
+    """:func:`_header_facts` from httpx2's private header list in one pass; None if absent.
+
     httpx keeps headers as a list of (raw name, lower-cased name, value) byte triples, and
     each ``Headers.get`` scans all of it, lower-casing and encoding the name first: on a real
     OpenAI response (about 25 headers) one pass here costs a third of the two lookups. Values
-    are decoded and joined as ``get`` does; other header objects are read with ``get``.
+    are decoded and joined as ``get`` does. A layout other than that may raise anything.
     """
     items = getattr(headers, "_list", None)
     if type(items) is not list or (items and len(items[0]) != 3):
-        return headers.get("x-request-id"), headers.get(_REPLAYED_HEADER) == "1"
+        return None
     request_ids: list[bytes] = []
     replayed: list[bytes] = []
     for item in items:
@@ -177,7 +202,7 @@ class _CallContext:
                 request_id = getattr(body, "_request_id", None)
                 if isinstance(request_id, str):
                     meta["request_id"] = request_id
-            fields = _openai_usage._view(body)
+            fields = view(body)
             response_id = fields.get("id")
             if isinstance(response_id, str):
                 meta["response_id"] = response_id
@@ -207,34 +232,88 @@ class _CallContext:
     # -- endings ------------------------------------------------------------------------------
 
     def finish_body(self, body: Any) -> None:
-        """Record a complete, non-streamed response (SDK object or JSON dict)."""
+        """Record a complete, non-streamed response (SDK object or JSON dict).
+
+        Whatever fails in here, the call is still ended (see :meth:`end_estimated`) before
+        the error propagates to the caller's internal-error guard.
+        """
         call = self.call
         if call is None or call.done:
             return
-        usage: Usage | None = None
+        try:
+            self._finish_body(call, body)
+        except Exception:
+            self.end_estimated(body=body)
+            raise
+
+    def _finish_body(self, call: Call, body: Any) -> None:
+        malformed: ValueError | None = None
         try:
             usage = _openai_usage.usage_for(self.operation, body)
         except ValueError as exc:
             errors.count("openai.usage_malformed")
-            # Counted and logged once; the call is still recorded below, with estimated counts.
-            errors.report_internal_error("openai.usage", exc)
-        else:
-            if usage is None:
-                # A compatible server that sends no usage: not an llmcost error, but counted.
-                errors.count("openai.usage_missing")
-        estimated = usage is None
+            usage, malformed = None, exc
+        if usage is None and malformed is None:
+            if self.operation == "responses" and field(body, "status") in _NOT_DONE:
+                # `background=True`: the response is queued and its usage comes with a later
+                # retrieve, which llmcost does not follow. Unknown, never a guessed $0.
+                call.finish_unknown(**self.meta(body))
+                return
+            # A compatible server that sends no usage: not an llmcost error, but counted.
+            errors.count("openai.usage_missing")
         if usage is None:
-            model = _openai_usage._field(body, "model")
-            usage = self.estimate(
+            model = field(body, "model")
+            estimate = self.estimate(
                 _output_text(self.operation, body), model if isinstance(model, str) else None
             )
-        call.finish(usage, estimated=estimated, **self.meta(body))
+            call.finish(estimate, estimated=True, **self.meta(body))
+        else:
+            call.finish(usage, **self.meta(body))
+        if malformed is not None:
+            # Counted and logged once, after the call was recorded with estimated counts.
+            errors.report_internal_error("openai.usage", malformed)
+
+    def end_estimated(self, text: str | None = None, body: Any = None) -> None:
+        """End the call with what is known, whatever failed before: never leave it open.
+
+        Input tokens are estimated from the request and output tokens from ``text`` (or the
+        text of ``body``); when there is neither, or estimating fails too, the call is
+        recorded with unknown usage (unpriced, never $0). Open calls would keep their budget
+        reservation for ever.
+        """
+        call = self.call
+        if call is None or call.done:
+            return
+        try:
+            meta = self.meta(body)
+        except Exception:  # the failure being salvaged is reported by the caller
+            meta = {}
+        if text is None and body is None:
+            call.finish_unknown(**meta)
+            return
+        try:
+            if text is None:
+                text = _output_text(self.operation, body)
+            usage = self.estimate(text, meta.get("response_model"))
+        except Exception as exc:
+            call.finish_unknown(**meta)
+            errors.report_internal_error("openai.estimate", exc)
+            return
+        call.finish(usage, estimated=True, **meta)
 
     def fail(self, exc: BaseException) -> None:
         """Record a call whose SDK call raised (nothing billed: cost 0)."""
         call = self.call
         if call is None or call.done:
             return
+        try:
+            meta = self._failure_meta(exc)
+        except Exception:
+            call.fail(exc)  # recorded without the ids; the error is reported by the caller
+            raise
+        call.fail(exc, **meta)
+
+    def _failure_meta(self, exc: BaseException) -> dict[str, Any]:
         meta = self.meta()
         response = getattr(exc, "response", None)
         headers = getattr(response, "headers", None)
@@ -247,12 +326,15 @@ class _CallContext:
             request_id = getattr(exc, "request_id", None)
             if isinstance(request_id, str):
                 meta["request_id"] = request_id
-        call.fail(exc, **meta)
+        return meta
+
+
+#: Responses API statuses of a response that is not finished: no usage yet (``background``).
+_NOT_DONE = frozenset({"queued", "in_progress"})
 
 
 def _output_text(operation: str, body: Any) -> str:
     """The generated text of a complete response, for estimating its output tokens."""
-    field = _openai_usage._field
     parts: list[str] = []
     if operation == "responses":
         for item in field(body, "output") or ():
@@ -403,10 +485,11 @@ class _LegacyRawStreamResponse(wrapt.BaseObjectProxy[Any]):
         return self._self_stream if self._self_stream is not None else parsed
 
     def __del__(self) -> None:
-        # Never parsed: the request was sent and billed; record what can be estimated.
+        # Never parsed: the request was sent and billed; record what can be estimated, later
+        # and outside the garbage collector (see _streams.defer).
         ctx = getattr(self, "_self_ctx", None)
-        if ctx is not None and self._self_stream is None:
-            _end_unread(ctx)
+        if ctx is not None and self._self_stream is None and not sys.is_finalizing():
+            defer(functools.partial(_end_unread, ctx))
 
 
 def _wrap_stream(ctx: _CallContext, stream: Any) -> Any:
@@ -416,11 +499,9 @@ def _wrap_stream(ctx: _CallContext, stream: Any) -> Any:
 
 
 def _end_unread(ctx: _CallContext) -> None:
-    call = ctx.call
-    if call is None or call.done or sys.is_finalizing():
-        return
+    """A response never read: billed all the same; its input is estimated from the request."""
     with errors.internal_guard("openai.record"):
-        call.finish(ctx.estimate(), estimated=True, **ctx.meta())
+        ctx.end_estimated(text="")
 
 
 class _APIResponseBase(wrapt.BaseObjectProxy[Any]):
@@ -464,6 +545,16 @@ class _APIResponseBase(wrapt.BaseObjectProxy[Any]):
             return
         self._self_after_read()
         _end_unread(self._self_ctx)
+
+    def __del__(self) -> None:
+        # Dropped without `with` or close(): a stream it parsed ends itself; an unread body is
+        # recorded as unread, later and outside the garbage collector (see _streams.defer).
+        ctx = getattr(self, "_self_ctx", None)
+        if ctx is None or self._self_stream is not None or sys.is_finalizing():
+            return
+        call = ctx.call
+        if call is not None and not call.done:
+            defer(functools.partial(_end_unread, ctx))
 
 
 class _StreamedAPIResponse(_APIResponseBase):
@@ -538,6 +629,11 @@ class _StreamObserverBase:
         self.response_model: str | None = None
         self.service_tier: str | None = None
 
+    @property
+    def call(self) -> Call | None:
+        """The recorder's call (for the stream proxy's safety net)."""
+        return self.ctx.call
+
     def on_item(self, item: Any) -> bool:
         raise NotImplementedError
 
@@ -550,6 +646,16 @@ class _StreamObserverBase:
         # A stream collected while the interpreter exits: nothing can be recorded any more.
         if call is None or call.done or sys.is_finalizing():
             return
+        text = "".join(self.parts)
+        try:
+            self._end(call, error, text)
+        except Exception:
+            # Ended with an estimate of what was streamed; the error is reported by the proxy.
+            ctx.end_estimated(text)
+            raise
+
+    def _end(self, call: Call, error: BaseException | None, text: str) -> None:
+        ctx = self.ctx
         meta = ctx.meta()
         for key, value in (
             ("response_id", self.response_id),
@@ -558,18 +664,17 @@ class _StreamObserverBase:
         ):
             if value is not None:
                 meta[key] = value
-        text = "".join(self.parts)
         if self.usage is not None:
             try:
                 usage = self._map_usage()
             except ValueError as exc:
                 errors.count("openai.usage_malformed")
-                errors.report_internal_error("openai.usage", exc)
                 call.finish(ctx.estimate(text, self.response_model), estimated=True, **meta)
+                errors.report_internal_error("openai.usage", exc)
                 return
             call.finish(usage, **meta)
             return
-        # A failure of the stream itself (the SDK raises OpenAIError subclasses); an exception
+        # A failure of the stream itself (the SDK's or the transport's errors); an exception
         # raised by the user's own code inside `with stream:` is not a failed call.
         if error is not None and isinstance(error, _SDK.error_types):
             streamed = ctx.estimate(text, self.response_model) if text else None
@@ -606,19 +711,23 @@ class _ChatStreamObserver(_StreamObserverBase):
             if fields_set is not None:
                 fields_set.discard("usage")
         if choices:
-            parts = self.parts
-            for choice in choices:
-                delta = choice.delta
-                content = delta.content
-                if content:
-                    parts.append(content)
-                tool_calls = delta.tool_calls
-                if tool_calls:
-                    for tool_call in tool_calls:
-                        function = tool_call.function
-                        if function is not None and function.arguments:
-                            parts.append(function.arguments)
+            self._collect(choices)
         return True
+
+    def _collect(self, choices: Any) -> None:
+        """Keep the text of a chunk's choices (content and tool-call arguments)."""
+        parts = self.parts
+        for choice in choices:
+            delta = choice.delta
+            content = delta.content
+            if content:
+                parts.append(content)
+            tool_calls = delta.tool_calls
+            if tool_calls:
+                for tool_call in tool_calls:
+                    function = tool_call.function
+                    if function is not None and function.arguments:
+                        parts.append(function.arguments)
 
 
 class _LegacyStreamObserver(_ChatStreamObserver):
@@ -626,26 +735,11 @@ class _LegacyStreamObserver(_ChatStreamObserver):
 
     __slots__ = ()
 
-    def on_item(self, item: Any) -> bool:
-        if self.response_id is None:
-            self.response_id = getattr(item, "id", None)
-            self.response_model = getattr(item, "model", None)
-        usage = getattr(item, "usage", None)
-        choices = getattr(item, "choices", None)
-        if usage is not None:
-            self.usage = usage
-            if self.hide and not choices:
-                return False
-        elif self.hide:
-            fields_set = getattr(item, "__pydantic_fields_set__", None)
-            if fields_set is not None:
-                fields_set.discard("usage")
-        if choices:
-            for choice in choices:
-                text = choice.text
-                if text:
-                    self.parts.append(text)
-        return True
+    def _collect(self, choices: Any) -> None:
+        for choice in choices:
+            text = choice.text
+            if text:
+                self.parts.append(text)
 
 
 _RESPONSE_ENDINGS = frozenset({"response.completed", "response.incomplete", "response.failed"})
@@ -714,7 +808,7 @@ def _make_sync_wrapper(operation: str) -> Any:
         try:
             return _handle_result(ctx, result)
         except Exception as exc:
-            errors.report_internal_error("openai.record", exc)
+            _lost(ctx, exc)
             return result
 
     return wrapper
@@ -739,7 +833,7 @@ def _make_async_wrapper(operation: str) -> Any:
         try:
             return _handle_result(ctx, result)
         except Exception as exc:
-            errors.report_internal_error("openai.record", exc)
+            _lost(ctx, exc)
             return result
 
     def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -748,6 +842,15 @@ def _make_async_wrapper(operation: str) -> Any:
         return call_async(wrapped, instance, args, kwargs)
 
     return wrapper
+
+
+def _lost(ctx: _CallContext, exc: Exception) -> None:
+    """Recording a returned call failed: end the call anyway (its stream, if any, goes to the
+    user unobserved, so its usage is unknown), then report the error."""
+    try:
+        ctx.end_estimated()
+    finally:
+        errors.report_internal_error("openai.record", exc)
 
 
 def _capture_http(

@@ -10,6 +10,7 @@ import anthropic
 import pytest
 
 import llmcost
+from llmcost import tokens
 from llmcost.integrations._anthropic_usage import MalformedUsage
 from llmcost.testing import (
     FakeAnthropicTransport,
@@ -128,12 +129,24 @@ def test_malformed_usage_fails_the_suite(
 def test_malformed_usage_in_production_returns_the_message(
     sink: llmcost.sinks.MemorySink, mock_client: Any, http: Any, bodies: Any
 ) -> None:
-    """The user gets the message, no wrong record is made, the failure is counted."""
+    """The user gets the message; the call is recorded estimated (never from the broken
+    block, never dropped); the failure is counted."""
     body = bodies.message("claude-sonnet-4-6", {"input_tokens": -4, "output_tokens": 3})
     client = mock_client(http.json(body))
     message = client.messages.create(**ASK)
     assert message.content[0].text == "Four plus five equals nine."
-    assert sink.records == []
+    [record] = sink.records
+    assert record.estimated is True
+    assert record.input_tokens == tokens.estimate_request_input_tokens("anthropic", "messages", ASK)
+    assert record.output_tokens == tokens.count_tokens(
+        "Four plus five equals nine.", "claude-sonnet-4-6"
+    )
+    assert record.total_cost_usd is not None
+    assert record.total_cost_usd > 0
+    assert (record.request_id, record.response_id) == (
+        "req_01ProjectJson",
+        "msg_01ProjectCreate000000001",
+    )
     assert llmcost.stats()["internal_errors.anthropic.usage"] == 1
 
 
@@ -141,14 +154,18 @@ def test_malformed_usage_in_production_returns_the_message(
 def test_malformed_stream_usage_keeps_every_event(
     sink: llmcost.sinks.MemorySink, mock_client: Any, http: Any, bodies: Any
 ) -> None:
-    """A broken message_start usage: the user still sees the whole stream; failure counted."""
+    """A broken message_start usage: the user still sees the whole stream; the call is
+    recorded with unknown usage (unpriced, never $0); the failure is counted."""
     events = bodies.stream(
         "claude-sonnet-4-6", {"input_tokens": None, "output_tokens": 1}, {"output_tokens": 9}
     )
     client = mock_client(http.stream(events))
     with client.messages.stream(**ASK) as stream:
         assert stream.get_final_text() == "Four plus five equals nine. "
-    assert sink.records == []
+    [record] = sink.records
+    assert (record.priced, record.estimated, record.total_cost_usd) == (False, True, None)
+    assert (record.input_tokens, record.output_tokens) == (0, 0)
+    assert record.request_id == "req_01ProjectSse"
     assert llmcost.stats()["internal_errors.stream.item"] == 1
 
 
@@ -156,10 +173,13 @@ def test_malformed_stream_usage_keeps_every_event(
 def test_missing_usage_on_a_message_is_counted(
     sink: llmcost.sinks.MemorySink, mock_client: Any, http: Any, bodies: Any
 ) -> None:
-    """A message without usage at all is not priced as $0."""
+    """A message without usage at all is not priced as $0: it is estimated and counted."""
     body = bodies.message("claude-sonnet-4-6", {"input_tokens": 1, "output_tokens": 1})
     del body["usage"]
     message = mock_client(http.json(body)).messages.create(**ASK)
     assert message.id == "msg_01ProjectCreate000000001"
-    assert sink.records == []
+    [record] = sink.records
+    assert record.estimated is True
+    assert record.input_tokens == tokens.estimate_request_input_tokens("anthropic", "messages", ASK)
+    assert record.output_tokens > 0
     assert llmcost.stats()["internal_errors.anthropic.usage"] == 1

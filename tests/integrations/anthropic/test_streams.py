@@ -11,6 +11,7 @@ import anthropic
 import pytest
 
 import llmcost
+from llmcost import tokens
 from llmcost.testing import fake_anthropic_client, fake_async_anthropic_client
 
 ASK: dict[str, Any] = {
@@ -128,8 +129,11 @@ def test_early_break_without_close_is_recorded_when_collected(
 
     read_one()
     gc.collect()
+    assert sink.records == []  # the collector only hands the ending off
+    llmcost.flush()
     [record] = sink.records
     assert record.estimated is True
+    assert (record.input_tokens, record.output_tokens) == (300, 1)
 
 
 def test_stream_read_to_the_end_then_closed_records_once(sink: llmcost.sinks.MemorySink) -> None:
@@ -144,17 +148,70 @@ def test_stream_read_to_the_end_then_closed_records_once(sink: llmcost.sinks.Mem
     assert record.estimated is False
 
 
-def test_stream_closed_before_any_event_is_recorded_without_usage(
+def test_stream_closed_before_any_event_is_recorded_with_estimated_input(
     sink: llmcost.sinks.MemorySink,
 ) -> None:
-    """Closed before message_start: the call is recorded, its usage unknown and estimated."""
+    """Closed before message_start: billed for the prompt, estimated from it; never $0."""
     client = fake_anthropic_client(usage=USAGE)
     with client.messages.stream(**ASK):
         pass
     [record] = sink.records
     assert record.estimated is True
-    assert (record.input_tokens, record.output_tokens) == (0, 0)
+    assert record.priced is True
+    expected = tokens.estimate_request_input_tokens("anthropic", "messages", ASK)
+    assert expected > 0
+    assert (record.input_tokens, record.output_tokens) == (expected, 0)
+    assert record.total_cost_usd is not None
+    assert record.total_cost_usd > 0
     assert record.request_id == "req_fake_00000000000000000001"
+
+
+def test_create_stream_closed_before_any_event_is_recorded_with_estimated_input(
+    sink: llmcost.sinks.MemorySink,
+) -> None:
+    """create(stream=True).close() before any event: the same estimate, never $0 priced."""
+    client = fake_anthropic_client(usage=USAGE)
+    client.messages.create(**ASK, stream=True).close()
+    [record] = sink.records
+    expected = tokens.estimate_request_input_tokens("anthropic", "messages", ASK)
+    assert (record.input_tokens, record.output_tokens, record.estimated) == (expected, 0, True)
+    assert record.total_cost_usd is not None
+    assert record.total_cost_usd > 0
+
+
+def test_raw_stream_response_never_parsed_is_recorded_with_estimated_input(
+    sink: llmcost.sinks.MemorySink,
+) -> None:
+    """A raw streamed response closed unparsed: estimated from the request, not $0."""
+    client = fake_anthropic_client(usage=USAGE)
+    raw = client.messages.with_raw_response.create(**ASK, stream=True)
+    raw.http_response.close()
+    raw.close()
+    [record] = sink.records
+    expected = tokens.estimate_request_input_tokens("anthropic", "messages", ASK)
+    assert (record.input_tokens, record.output_tokens, record.estimated) == (expected, 0, True)
+    assert record.total_cost_usd is not None
+    assert record.total_cost_usd > 0
+    assert record.replayed is True
+
+
+def test_raw_stream_response_dropped_unparsed_is_recorded_after_collection(
+    sink: llmcost.sinks.MemorySink,
+) -> None:
+    """Dropped without close(): the collector hands the ending off; flush records it."""
+    client = fake_anthropic_client(usage=USAGE)
+
+    def drop() -> None:
+        client.messages.with_raw_response.create(**ASK, stream=True).http_response.close()
+
+    drop()
+    gc.collect()
+    assert sink.records == []
+    llmcost.flush()
+    [record] = sink.records
+    assert record.estimated is True
+    assert record.total_cost_usd is not None
+    assert record.total_cost_usd > 0
 
 
 def test_async_early_close(sink: llmcost.sinks.MemorySink) -> None:

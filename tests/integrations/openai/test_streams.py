@@ -132,7 +132,11 @@ async def test_legacy_completions_stream_hides_usage_chunk(sink, mode):
 
 
 def test_early_break_is_recorded_with_estimated_counts(sink, transport):
-    """A stream abandoned before its usage chunk: recorded once, estimated, when collected."""
+    """A stream abandoned before its usage chunk: recorded once, estimated, after collection.
+
+    The garbage collector only hands the ending off; it is recorded at the next flush (or
+    the next call), never inside the collector.
+    """
     client = make_client("sync", transport)
     stream = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
     for chunk in stream:
@@ -141,6 +145,8 @@ def test_early_break_is_recorded_with_estimated_counts(sink, transport):
     assert sink.records == []
     del stream, chunk
     gc.collect()
+    assert sink.records == []
+    llmcost.flush()
     [record] = sink.records
     assert record.estimated is True
     assert record.stream is True
