@@ -453,3 +453,26 @@ def test_huge_counts_stay_exact() -> None:
     result = cost("gpt-4o", Usage(input_tokens=n, output_tokens=n))
     assert result.input_cost_usd == D(n) * D("2.5") / D(10**6)
     assert result.total_cost_usd == D(n) * D("12.5") / D(10**6)
+
+
+def test_long_context_batch_is_half_of_long_context_standard() -> None:
+    """Above the 272K cliff, batch and flex halve the long-context rates, not the base ones."""
+    from llmcost.pricing import cost
+    from llmcost.types import Usage
+
+    usage = Usage(input_tokens=272_001, output_tokens=1_000)
+    standard = cost("gpt-5.5-pro", usage)
+    assert standard.total_cost_usd == Decimal("16.32006") + Decimal("0.27")
+    for variant in ({"batch": True}, {"service_tier": "flex"}):
+        half = cost("gpt-5.5-pro", usage, **variant)  # type: ignore[arg-type]
+        assert half.total_cost_usd is not None
+        assert half.total_cost_usd * 2 == standard.total_cost_usd
+
+
+def test_an_absurd_rate_is_a_catalog_error_naming_the_field() -> None:
+    """1e400 dollars per million tokens is a typo: refused with file, model and field."""
+    from llmcost.errors import CatalogError
+    from llmcost.pricing import load_catalog
+
+    with pytest.raises(CatalogError, match=r"rates\.input"):
+        load_catalog({"models": {"gpt-4o": {"rates": {"input": Decimal("1E+400")}}}})

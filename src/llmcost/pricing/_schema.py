@@ -29,7 +29,9 @@ __all__ = [
     "validate",
 ]
 
-Money = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+# At most a million dollars per million tokens (or per request, or as a multiplier): anything
+# larger is a typo, and would overflow the exact decimal arithmetic with an obscure error.
+Money = Annotated[Decimal, Field(ge=0, le=1_000_000, allow_inf_nan=False)]
 Tokenizer = Literal["o200k_base", "cl100k_base", "claude"]
 
 #: The token rate names a price block may carry (USD per 1M tokens).
