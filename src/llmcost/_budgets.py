@@ -774,6 +774,10 @@ _LIMIT_NAMES = {
 }
 
 
+# The advice ends differently when the budget is already in warn mode (the call was sent).
+_WARN_MODE_ADVICE = {"raise": ", or use on_exceed='warn' to let such calls through.", "warn": "."}
+
+
 def _money(value: Decimal | int) -> str:
     return f"${Decimal(value).normalize():f}" if value else "$0"
 
@@ -818,8 +822,7 @@ def _exceeded(
         )
         advice = (
             "Lower the request's max_tokens (max_completion_tokens / max_output_tokens) or "
-            "shorten its input, raise the budget's limit, or use on_exceed='warn' to let such "
-            "calls through."
+            "shorten its input, or raise the budget's limit" + _WARN_MODE_ADVICE[budget.on_exceed]
         )
     return BudgetExceeded(
         f"llmcost budget {budget.display_name} refused the {_what(call)} before sending it: "
@@ -863,7 +866,7 @@ def _unpriceable(budget: Budget, dimension: str, call: Call, worst: Estimate) ->
         )
     return BudgetExceeded(
         f"llmcost budget {budget.display_name} refused the {_what(call)} before sending it: "
-        f"{detail}. {advice}, or use on_exceed='warn' to let such calls through.",
+        f"{detail}. {advice}{_WARN_MODE_ADVICE[budget.on_exceed]}",
         budget_name=budget.name,
         limit=limit,
         spent=totals.spent.get(dimension),

@@ -111,12 +111,19 @@ class BudgetExceeded(LLMCostError):
         dimension: str = "cost_usd",
     ) -> None:
         self.budget_name = budget_name
-        self.limit = limit
-        self.spent = spent
-        self.reserved = reserved
-        self.estimate = estimate
+        self.limit = _plain(limit)
+        self.spent = _plain(spent)
+        self.reserved = _plain(reserved)
+        self.estimate = _plain(estimate)
         self.dimension = dimension
         super().__init__(message)
+
+
+def _plain(amount: Decimal | int | None) -> Decimal | int | None:
+    # A zero that went through exact arithmetic reads "0E-7"; show a person a plain 0.
+    if isinstance(amount, Decimal) and amount == 0:
+        return Decimal(0)
+    return amount
 
 
 class PolicyViolation(LLMCostError):

@@ -516,3 +516,36 @@ async def test_one_budget_object_open_in_many_tasks_at_once() -> None:
 
     await asyncio.gather(*(task() for _ in range(10)))
     assert shared.calls == 10
+
+
+def test_warn_mode_message_does_not_advise_warn_mode(caplog) -> None:
+    """In warn mode the logged overshoot reads as a report, not as advice to use warn mode;
+    a zero in the error's figures reads 0, not 0E-7."""
+    import logging
+
+    import llmcost
+    from llmcost import _recorder
+
+    llmcost.configure()
+    with (
+        caplog.at_level(logging.WARNING, logger="llmcost"),
+        llmcost.budget(max_cost_usd="0.000001", on_exceed="warn") as b,
+    ):
+        call = _recorder.start_call(
+            "openai", "chat", "gpt-4o", request={"messages": [], "max_tokens": 100}
+        )
+        call.abandon()
+    assert b.exceeded_calls == 1
+    text = " ".join(r.getMessage() for r in caplog.records)
+    assert "would have refused" in text
+    assert "use on_exceed='warn'" not in text
+    with (
+        llmcost.budget(max_cost_usd="0.000001") as strict,
+        pytest.raises(llmcost.BudgetExceeded) as refused,
+    ):
+        _recorder.start_call(
+            "openai", "chat", "gpt-4o", request={"messages": [], "max_tokens": 100}
+        )
+    assert "use on_exceed='warn'" in str(refused.value)
+    assert str(refused.value.reserved) == "0"
+    assert strict.reserved_usd == 0
