@@ -128,7 +128,16 @@ EMPTY = Amounts()
 class Limits:
     """A budget's limits; None means that dimension is not limited."""
 
-    __slots__ = ("_items", "calls", "cost_usd", "input_tokens", "output_tokens", "total_tokens")
+    __slots__ = (
+        "_items",
+        "_needs_cost",
+        "_needs_input",
+        "calls",
+        "cost_usd",
+        "input_tokens",
+        "output_tokens",
+        "total_tokens",
+    )
 
     def __init__(
         self,
@@ -143,11 +152,23 @@ class Limits:
         self.output_tokens = output_tokens
         self.total_tokens = total_tokens
         self.calls = calls
-        self._items: tuple[tuple[str, Decimal | int], ...] = tuple(
-            (dimension, limit)
-            for dimension in DIMENSIONS
-            if (limit := getattr(self, dimension)) is not None
-        )
+        # Built once, without getattr or a generator: a budget is opened per request.
+        items: list[tuple[str, Decimal | int]] = []
+        if cost_usd is not None:
+            items.append(("cost_usd", cost_usd))
+        if input_tokens is not None:
+            items.append(("input_tokens", input_tokens))
+        if output_tokens is not None:
+            items.append(("output_tokens", output_tokens))
+        if total_tokens is not None:
+            items.append(("total_tokens", total_tokens))
+        if calls is not None:
+            items.append(("calls", calls))
+        self._items: tuple[tuple[str, Decimal | int], ...] = tuple(items)
+        # What the admission must compute for this budget: pricing the worst case only for a
+        # dollar limit, counting input tokens only for a limit they feed.
+        self._needs_cost = cost_usd is not None
+        self._needs_input = not (cost_usd is None and input_tokens is None and total_tokens is None)
 
     def items(self) -> tuple[tuple[str, Decimal | int], ...]:
         """The limited dimensions and their limits, in :data:`DIMENSIONS` order."""
@@ -280,7 +301,7 @@ class InMemoryBudgetStore:
 
     def settle(self, key: str, reserved: Amounts, actual: Amounts) -> Totals:
         with self._lock:
-            state = self._slot(key)
+            state = self._state.get(key) or self._slot(key)
             state[0] += actual.cost_usd
             state[1] += actual.input_tokens
             state[2] += actual.output_tokens
@@ -307,9 +328,13 @@ class InMemoryBudgetStore:
 
 
 def _totals(state: list[Any]) -> Totals:
-    return Totals(
-        Amounts(state[0], state[1], state[2], state[3]),
-        Amounts(state[4], state[5], state[6], state[7]),
+    # tuple.__new__ skips the NamedTuple's Python-level __new__: this runs on every settle.
+    return tuple.__new__(
+        Totals,
+        (
+            Amounts(state[0], state[1], state[2], state[3]),
+            Amounts(state[4], state[5], state[6], state[7]),
+        ),
     )
 
 
@@ -602,6 +627,24 @@ def estimate(
             # Cache writes cost more than plain input: the worst case prices all input as such.
             cache_write = input_tokens
             cache_write_1h = input_tokens if ttl == "1h" else 0
+    tier = request.get("service_tier")
+    speed = request.get("speed")
+    geo = request.get("inference_geo")
+    tier = tier if isinstance(tier, str) else None
+    speed = speed if isinstance(speed, str) else None
+    geo = geo if isinstance(geo, str) else None
+    # The hot path: the rate card pricing.cost would pick for this call (memoized by the
+    # catalog; ``at=None`` selects today's period, as pricing.cost does for an estimate) and
+    # pricing's own arithmetic for plain input, cache writes and output, without a Usage and a
+    # Cost per call. It answers None where only the full path is exact (long-context cliffs).
+    card = price.card(
+        service_tier=tier, speed=speed, inference_geo=geo, data_residency=call.data_residency
+    )
+    total = pricing.plain_total(
+        card, input_tokens - cache_write, cache_write, cache_write_1h, ceiling
+    )
+    if total is not None:
+        return Estimate(input_tokens, ceiling, total)
     usage = construct_trusted(
         Usage,
         {
@@ -616,16 +659,13 @@ def estimate(
             "web_search_requests": 0,
         },
     )
-    tier = request.get("service_tier")
-    speed = request.get("speed")
-    geo = request.get("inference_geo")
     cost = pricing.cost(
         model,
         usage,
         provider=call.provider,
-        service_tier=tier if isinstance(tier, str) else None,
-        speed=speed if isinstance(speed, str) else None,
-        inference_geo=geo if isinstance(geo, str) else None,
+        service_tier=tier,
+        speed=speed,
+        inference_geo=geo,
         data_residency=call.data_residency,
     )
     if cost.total_cost_usd is None:
@@ -660,10 +700,8 @@ def admit(call: Call, budgets: tuple[Any, ...], config: Config) -> Reservation |
     need_input = need_cost = False
     for budget in budgets:
         limits = budget.limits
-        if limits.cost_usd is not None:
-            need_input = need_cost = True
-        elif limits.input_tokens is not None or limits.total_tokens is not None:
-            need_input = True
+        need_cost = need_cost or limits._needs_cost
+        need_input = need_input or limits._needs_input
     try:
         worst = estimate(call, request, budgets, need_input=need_input, need_cost=need_cost)
     except Exception as exc:
@@ -697,6 +735,9 @@ def reserve(call: Call, budgets: tuple[Any, ...], worst: Estimate) -> BudgetRese
             output_tokens if output_tokens is not None else 0,
             1,
         )
+    # Only an estimate without a cost or an output ceiling can leave a limit unenforceable:
+    # the usual call skips that check on every budget.
+    check_enforceable = not worst.failed and (worst.cost_usd is None or worst.output_tokens is None)
     held: list[tuple[Budget, Amounts, bool]] = []
     overshoots: list[tuple[Budget, BudgetExceeded]] = []
     try:
@@ -711,7 +752,7 @@ def reserve(call: Call, budgets: tuple[Any, ...], worst: Estimate) -> BudgetRese
                     was_charged and other.store is store and other.key == key
                     for other, _, was_charged in held
                 )
-            if not worst.failed:
+            if check_enforceable:
                 problem = _unenforceable(budget.limits, worst)
                 if problem is not None:
                     error = _unpriceable(budget, problem, call, worst)

@@ -58,7 +58,13 @@ def _money_limit(value: Any) -> Decimal | None:
         raise TypeError(f"budget(max_cost_usd=...) must be a number of dollars, got {value!r}")
     try:
         # str() first: a float like 0.1 means the decimal 0.1, not its binary approximation.
-        amount = value if isinstance(value, Decimal) else Decimal(str(value))
+        # A plain int converts exactly without the string (a budget is opened per request).
+        if isinstance(value, Decimal):
+            amount = value
+        elif type(value) is int:
+            amount = Decimal(value)
+        else:
+            amount = Decimal(str(value))
     except (InvalidOperation, ValueError):
         raise ValueError(
             f"budget(max_cost_usd=...) must be a number of dollars, got {value!r}"
@@ -136,25 +142,21 @@ class Budget(StackedScope):
             raise TypeError(
                 f"budget(store=...) must implement reserve/settle/release/read, got {store!r}"
             )
-        self.limits = Limits(
-            cost_usd=_money_limit(max_cost_usd),
-            input_tokens=_count_limit("max_input_tokens", max_input_tokens),
-            output_tokens=_count_limit("max_output_tokens", max_output_tokens),
-            total_tokens=_count_limit("max_total_tokens", max_total_tokens),
-            calls=_count_limit("max_calls", max_calls),
+        self.limits = Limits(  # cost, input, output, total, calls
+            _money_limit(max_cost_usd),
+            _count_limit("max_input_tokens", max_input_tokens),
+            _count_limit("max_output_tokens", max_output_tokens),
+            _count_limit("max_total_tokens", max_total_tokens),
+            _count_limit("max_calls", max_calls),
         )
         self.on_exceed: OnExceed = on_exceed
         self.warn_at = warn_at
-        # Precomputed: the settle path compares spent with these on every call.
-        self._warn_levels: tuple[tuple[str, Decimal | int, Decimal], ...] = (
-            ()
-            if warn_at is None
-            else tuple(
-                (dimension, limit, Decimal(str(warn_at)) * limit)
-                for dimension, limit in self.limits.items()
-                if limit
-            )
+        # The spent amounts at which warn_at is crossed: computed at the first settle (see
+        # _levels), not here, because many budgets (one per request) never settle a call.
+        self._warn_levels: tuple[tuple[str, Decimal | int, Decimal], ...] | None = (
+            () if warn_at is None else None
         )
+        self._warn_fraction = warn_at  # as given here, whatever happens to .warn_at later
         self.on_warn = on_warn
         self.name = name
         self.estimator: Estimator = estimator
@@ -263,6 +265,18 @@ class Budget(StackedScope):
 
     # -- called by the reservation -------------------------------------------------------------
 
+    def _levels(self) -> tuple[tuple[str, Decimal | int, Decimal], ...]:
+        """(dimension, limit, level) for each limit that ``warn_at`` applies to."""
+        levels = self._warn_levels
+        if levels is None:
+            fraction = Decimal(str(self._warn_fraction))
+            levels = self._warn_levels = tuple(
+                (dimension, limit, fraction * limit)
+                for dimension, limit in self.limits.items()
+                if limit
+            )
+        return levels
+
     def _settled(
         self, reserved: Amounts, actual: Amounts, record: CostRecord, charged: bool
     ) -> None:
@@ -271,7 +285,7 @@ class Budget(StackedScope):
         if record.total_cost_usd is None:
             with self._lock:
                 self.unpriced_calls += 1
-        if self._warn_levels and not self._warned:
+        if not self._warned:
             self._check_warn(totals)
 
     def _released(self, reserved: Amounts, charged: bool) -> None:
@@ -293,11 +307,13 @@ class Budget(StackedScope):
             )
 
     def _check_warn(self, totals: Totals) -> None:
-        if self._warned or not self._warn_levels:
+        if self._warned:
             return
         crossed = None
-        for dimension, limit, level in self._warn_levels:
-            if getattr(totals.spent, dimension) >= level:
+        spent = totals.spent
+        levels = self._warn_levels
+        for dimension, limit, level in self._levels() if levels is None else levels:
+            if getattr(spent, dimension) >= level:
                 crossed = (dimension, limit)
                 break
         if crossed is None:

@@ -222,3 +222,35 @@ def test_batch_is_half_where_the_catalog_says_half(model: str, usage: Usage) -> 
     batch = cost(model, usage, batch=True)
     for full, half in zip(parts(standard), parts(batch), strict=True):
         assert half * 2 == full
+
+
+TIER_FREE = [m.id for m in get_catalog().models() if not m.card().tiers]
+
+
+@SETTINGS
+@given(
+    model=st.sampled_from(TIER_FREE),
+    uncached=st.integers(0, 10**9),
+    writes=st.integers(0, 10**8),
+    long_share=st.floats(0, 1),
+    output=st.integers(0, 10**7),
+    variant=st.sampled_from([{}, {"batch": True}, {"service_tier": "priority"}]),
+)
+def test_plain_total_is_exactly_the_total_cost_gives(
+    model: str, uncached: int, writes: int, long_share: float, output: int, variant: dict
+) -> None:
+    """The budget's shortcut and the full pricing path agree digit for digit."""
+    from llmcost.pricing import plain_total
+
+    long_writes = int(writes * long_share)
+    usage = Usage(
+        input_tokens=uncached + writes,
+        cache_write_tokens=writes,
+        cache_write_1h_tokens=long_writes,
+        output_tokens=output,
+    )
+    full = cost(model, usage, **variant)
+    card = get_catalog().resolve(model).card(**variant)  # type: ignore[union-attr]
+    quick = plain_total(card, uncached, writes, long_writes, output)
+    assert quick is not None
+    assert str(quick) == str(full.total_cost_usd)

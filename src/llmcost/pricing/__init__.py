@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from llmcost.pricing._catalog import Catalog, ModelPrice, bundled_catalog, load_catalog
-from llmcost.pricing._math import RateCard, price
+from llmcost.pricing._math import RateCard, plain_total, price
 from llmcost.types import Cost, Usage
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "get_catalog",
     "is_known",
     "load_catalog",
+    "plain_total",
     "use_catalog",
 ]
 

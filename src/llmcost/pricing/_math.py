@@ -28,7 +28,7 @@ from llmcost.types import Cost, construct_trusted
 if TYPE_CHECKING:
     from llmcost.types import Usage
 
-__all__ = ["ZERO", "RateCard", "price"]
+__all__ = ["ZERO", "RateCard", "plain_total", "price"]
 
 # Used when the caller's decimal context is too narrow or the counts are huge: wide, and
 # trapping Inexact so that a cost is exact or an error.
@@ -212,6 +212,30 @@ def price(card: RateCard, usage: Usage, priced_as: str, catalog_version: str) ->
         priced_as,
         catalog_version,
     )
+
+
+def plain_total(
+    card: RateCard, uncached_input: int, cache_write: int, cache_write_long: int, output: int
+) -> Decimal | None:
+    """The total :func:`price` gives for plain input, cache writes and output on ``card``.
+
+    The same integer arithmetic and the same digits, without building a Usage or a Cost: for
+    callers that need only the total many times a second (a budget's worst case). Returns None
+    where only :func:`price` can answer exactly: a card with long-context tiers (the cliff
+    depends on the whole usage), or sums too large for an exact division in the caller's
+    decimal context.
+    """
+    if card.tiers:
+        return None
+    units = (
+        card.x_input * uncached_input
+        + card.x_cache_write * (cache_write - cache_write_long)
+        + card.x_cache_write_long * cache_write_long
+        + card.x_output * output
+    )
+    if units >= _EXACT_LIMIT or getcontext().prec < _MIN_PREC:
+        return None
+    return units / card.units if units else ZERO
 
 
 def _cost(
