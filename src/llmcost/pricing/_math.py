@@ -185,33 +185,23 @@ def price(card: RateCard, usage: Usage, priced_as: str, catalog_version: str) ->
     tool_units = card.x_web_search * usage.web_search_requests
     total_units = input_units + cache_read_units + cache_write_units + output_units + tool_units
 
-    units = card.units
-    if total_units >= _EXACT_LIMIT or getcontext().prec < _MIN_PREC:
-        # Astronomically large counts, or a host context narrower than the default: divide in
-        # a wide private context that raises rather than rounds.
-        with localcontext(_CTX):
-            return _cost(
-                input_units,
-                cache_read_units,
-                cache_write_units,
-                output_units,
-                tool_units,
-                total_units,
-                units,
-                priced_as,
-                catalog_version,
-            )
-    return _cost(
+    parts = (
         input_units,
         cache_read_units,
         cache_write_units,
         output_units,
         tool_units,
         total_units,
-        units,
+        card.units,
         priced_as,
         catalog_version,
     )
+    if total_units >= _EXACT_LIMIT or getcontext().prec < _MIN_PREC:
+        # Astronomically large counts, or a host context narrower than the default: divide in
+        # a wide private context that raises rather than rounds.
+        with localcontext(_CTX):
+            return _cost(*parts)
+    return _cost(*parts)
 
 
 def plain_total(
