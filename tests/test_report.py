@@ -327,3 +327,9 @@ def test_tiny_costs_keep_two_significant_digits_in_the_table() -> None:
     """$0.00000128 is not shown as a free $0.0000."""
     table = format_table(summarize([_record("search", "0.00000128")]))
     assert "$0.0000013" in table
+
+
+def test_json_total_is_null_when_nothing_was_priced() -> None:
+    """The JSON total of unpriced calls is unknown, never 0."""
+    parsed = json.loads(format_json(summarize([_record("mystery", None)])), parse_float=Decimal)
+    assert parsed["total"]["total_cost_usd"] is None

@@ -344,7 +344,7 @@ def _totals(state: list[Any]) -> Totals:
 class Reservation(Protocol):
     """What a call holds on its budgets while it runs; settle or release it exactly once."""
 
-    def settle(self, record: CostRecord) -> None: ...
+    def settle(self, record: CostRecord, *, usage_unknown: bool = False) -> None: ...
 
     def release(self) -> None: ...
 
@@ -382,8 +382,13 @@ class BudgetReservation:
         except IndexError:
             return False
 
-    def settle(self, record: CostRecord) -> None:
-        """Replace the reservation by what ``record`` says the call cost."""
+    def settle(self, record: CostRecord, *, usage_unknown: bool = False) -> None:
+        """Replace the reservation by what ``record`` says the call cost.
+
+        With ``usage_unknown`` (the call was sent and billed, but its usage could not be read)
+        each budget is charged what it reserved, the call's worst case: charging nothing would
+        let a budget be overspent by calls whose cost llmcost failed to read.
+        """
         if not self._close():
             return
         cost = record.total_cost_usd
@@ -393,7 +398,7 @@ class BudgetReservation:
         for budget, amount, charged in self._held:
             # try/except rather than internal_guard: free when nothing fails (hot path).
             try:
-                budget._settled(amount, actual, record, charged)
+                budget._settled(amount, amount if usage_unknown else actual, record, charged)
             except Exception as exc:
                 errors.report_internal_error("budget.settle", exc)
 

@@ -153,6 +153,9 @@ class StackedScope:
         self._stack.set((*enclosing, self))
 
     def _pop(self) -> None:
+        # A stream dropped inside the block belongs to it: its ending (handed off by garbage
+        # collection) runs now, so the totals read after the block include it.
+        drain_stream_endings()
         # No contextvar Token kept on the object: one scope or budget may be open in several
         # tasks or threads at once (a module-level budget), and a Token only resets the context
         # that made it. Remove this object's innermost entry from *this* context's stack.
@@ -225,18 +228,31 @@ def warn_if_not_instrumented(what: str) -> None:
     )
 
 
+def drain_stream_endings() -> None:
+    """Record the streams dropped without ``close()`` whose endings garbage collection handed
+    off (they wait in ``llmcost.integrations._streams.pending``). Looked up, not imported: that
+    module imports wrapt, and while it is not imported nothing can be waiting."""
+    streams = sys.modules.get("llmcost.integrations._streams")
+    if streams is not None and streams.pending:
+        streams.drain_pending()
+
+
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def check_label(where: str, name: str, value: object) -> None:
-    """Refuse a non-string attribution value with a message naming the argument.
+def check_label(where: str, name: str, value: object) -> str | None:
+    """The attribution value as a string: an int (``user_id=42``) becomes ``"42"``; anything
+    else that is not a string is refused with a message naming the argument.
 
-    Records are written and read back as strings: a number here would make a JSON line that
-    llmcost's own reader rejects, far from the mistake.
+    Records are written and read back as strings: a float or an object here would make a JSON
+    line that llmcost's own reader rejects, far from the mistake.
     """
-    if value is not None and not isinstance(value, str):
-        raise TypeError(f"{where}({name}=...) must be a string or None, got {value!r}")
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise TypeError(f"{where}({name}=...) must be a string or None, got {value!r}")
 
 
 def _validate_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
@@ -301,8 +317,8 @@ def configure(
         sink_tuple = tuple(sinks or ())
     except TypeError:
         raise TypeError(f"configure(sinks=...) takes a list of sinks, got {sinks!r}") from None
-    check_label("configure", "project", project)
-    check_label("configure", "environment", environment)
+    project = check_label("configure", "project", project)
+    environment = check_label("configure", "environment", environment)
     for sink in sink_tuple:
         if not callable(getattr(sink, "emit", None)):
             raise TypeError(f"sink {sink!r} has no emit(record) method")
@@ -405,11 +421,7 @@ def flush(timeout: float | None = None) -> bool:
         >>> llmcost.flush(timeout=5.0)
         True
     """
-    # First the stream endings garbage collection handed off (looked up, not imported: the
-    # module imports wrapt, and unimported it holds nothing), so their records are delivered.
-    streams = sys.modules.get("llmcost.integrations._streams")
-    if streams is not None and streams.pending:
-        streams.drain_pending()
+    drain_stream_endings()  # so the records of dropped streams are delivered too
     config = state.config
     if config is None:
         return True
@@ -439,6 +451,7 @@ def shutdown(timeout: float | None = 5.0) -> None:
         >>> import llmcost
         >>> llmcost.shutdown()
     """
+    drain_stream_endings()  # before the sinks close: those records must reach them
     with state.lock:
         config = state.config
         state.config = None
@@ -482,6 +495,18 @@ def _register_atexit() -> None:
     if not _atexit_registered:
         _atexit_registered = True
         atexit.register(_flush_at_exit)
+        # Endings of dropped streams may need to estimate tokens (importing tiktoken), which
+        # atexit handlers can no longer do: run them earlier, when threading shuts down.
+        register_early = getattr(threading, "_register_atexit", None)
+        if register_early is not None:
+            register_early(_drain_at_exit)
+
+
+def _drain_at_exit() -> None:
+    try:
+        drain_stream_endings()
+    except Exception:  # never raise at exit
+        logger.debug("llmcost: recording dropped streams at exit failed", exc_info=True)
 
 
 def _flush_at_exit() -> None:

@@ -14,6 +14,7 @@ the internal-error guard and is recorded at most once per call.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -26,7 +27,14 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from llmcost import errors
-from llmcost._context import Attribution, Config, budget_stack, ensure_configured, scope_stack
+from llmcost._context import (
+    Attribution,
+    Config,
+    budget_stack,
+    drain_stream_endings,
+    ensure_configured,
+    scope_stack,
+)
 from llmcost.types import Cost, CostRecord, Usage, construct_trusted, new_record_id
 
 if TYPE_CHECKING:
@@ -199,11 +207,7 @@ def start_call(
         PolicyViolation: the model or request breaks the configured policy.
         UnknownModelError: the model has no price and ``unknown_model="raise"``.
     """
-    # Stream endings that garbage collection handed off run here, on a caller's thread. The
-    # module is looked up, not imported: it imports wrapt, and unimported it holds nothing.
-    streams = sys.modules.get("llmcost.integrations._streams")
-    if streams is not None and streams.pending:
-        streams.drain_pending()
+    drain_stream_endings()  # endings garbage collection handed off run on a caller's thread
     config = ensure_configured()
     call = Call(config, provider, operation, model, request, stream, data_residency, client)
     budgets = budget_stack.get()
@@ -371,16 +375,19 @@ def _record(
         # The record could not be made: free the budget reservation rather than leak it.
         call._release()
         raise
-    _deliver(call, record)
+    _deliver(call, record, usage_unknown)
     return record
 
 
-def _deliver(call: Call, record: CostRecord) -> None:
+def _deliver(call: Call, record: CostRecord, usage_unknown: bool = False) -> None:
     config = call.config
     errors.count("records")
     if call.reservation is not None:
         with errors.internal_guard("budget.settle"):
-            call.reservation.settle(record)
+            if usage_unknown:
+                call.reservation.settle(record, usage_unknown=True)
+            else:
+                call.reservation.settle(record)
     for scope in call.scopes:
         scope._add(record)
     for listener in _listeners:
@@ -508,24 +515,23 @@ def record_usage(
     return record
 
 
-_KEYWORDS = (
-    _USAGE_FIELDS
-    | _ATTRIBUTION_FIELDS
-    | _META_FIELDS
-    | {"provider", "model", "operation", "latency_ms", "stream", "estimated", "tags", "timestamp"}
-)
+@functools.lru_cache(maxsize=1024)
+def _near_usage_field(key: str) -> str | None:
+    import difflib
+
+    close = difflib.get_close_matches(key, _USAGE_FIELDS, n=1, cutoff=0.85)
+    return close[0] if close else None
 
 
 def _refuse_near_miss(key: str) -> None:
-    # Extra keywords become free-form tags, so a typo (cache_read_token=800) would silently
-    # turn a token count into a tag and misprice the call: refuse names one letter or so away
-    # from a real keyword. A tag of such a name can still be passed with tags={...}.
-    import difflib
-
-    close = difflib.get_close_matches(key, _KEYWORDS, n=1, cutoff=0.85)
-    if close:
+    # Extra keywords become free-form tags, so a typo of a token count (cache_read_token=800)
+    # would silently turn usage into a tag and misprice the call: refuse names a letter or so
+    # away from a usage field. Only usage fields: a near-miss of anything else (mode, seed,
+    # models) is a plausible tag name. Cached: the same tag names come back on every call.
+    close = _near_usage_field(key)
+    if close is not None:
         raise TypeError(
-            f"record_usage() got {key}=...: did you mean {close[0]}=? "
+            f"record_usage() got {key}=...: did you mean {close}=? "
             f"(for a tag of that name use tags={{{key!r}: ...}})"
         )
 

@@ -36,7 +36,6 @@ llmcost recorder: that is imported when the first tracked test starts.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
@@ -615,9 +614,9 @@ def llm_cost(request: pytest.FixtureRequest) -> LLMCost:
 def _drain_stream_endings() -> None:
     """Record the streams a test dropped without closing, so they count against that test
     (garbage collection only hands their endings off; they run at the next call or here)."""
-    streams = sys.modules.get("llmcost.integrations._streams")
-    if streams is not None and streams.pending:
-        streams.drain_pending()
+    from llmcost._context import drain_stream_endings
+
+    drain_stream_endings()
 
 
 def _activate_llmcost() -> None:

@@ -798,7 +798,7 @@ def format_json(rows: Sequence[SummaryRow], *, top: int | None = None) -> str:
     """
     chosen = rows[:top] if top is not None else rows
     by = rows[0].by if rows else ("feature",)
-    total = total_row(rows).as_dict()
+    total = _known_money(total_row(rows))
     for name in by:
         total.pop(name)
     body = ",".join(dumps_exact(_known_money(row)) for row in chosen)

@@ -226,10 +226,10 @@ def track_cost(
         >>> scope.total_cost_usd
         Decimal('0')
     """
-    check_label("track_cost", "feature", feature)
-    check_label("track_cost", "project", project)
-    check_label("track_cost", "environment", environment)
-    check_label("track_cost", "user_id", user_id)
+    feature = check_label("track_cost", "feature", feature)
+    project = check_label("track_cost", "project", project)
+    environment = check_label("track_cost", "environment", environment)
+    user_id = check_label("track_cost", "user_id", user_id)
     merged_tags = {**(tags or {}), **more_tags}
     return CostScope(
         feature,

@@ -78,3 +78,56 @@ def test_disabled_mode_passes_sdk_calls_straight_through(
     assert completion.choices[0].message.content == "plain"
     assert len(fake.requests) == 1
     assert sink.records == []
+
+
+def test_a_call_whose_usage_cannot_be_read_is_charged_its_worst_case() -> None:
+    """A billed call with unreadable usage counts in a budget at what was reserved, not $0."""
+    from llmcost import _recorder
+
+    llmcost.configure()
+    with llmcost.budget(max_cost_usd=1) as budget:
+        call = _recorder.start_call(
+            "openai", "chat", "gpt-4o", request={"messages": ASK, "max_tokens": 1000}
+        )
+        reserved = budget.reserved_usd
+        assert reserved > 0
+        record = call.finish_unknown()
+    assert record is not None
+    assert record.total_cost_usd is None
+    assert budget.spent_usd == reserved
+    assert budget.reserved_usd == 0
+    assert budget.unpriced_calls == 1
+
+
+def test_a_stream_dropped_inside_a_scope_counts_when_the_scope_closes() -> None:
+    """Garbage collection only hands the ending off; leaving the scope records it."""
+    import gc
+
+    llmcost.configure()
+    llmcost.instrument()
+    client = fake_openai_client(usage={"input_tokens": 100, "output_tokens": 20})
+    with llmcost.track_cost(feature="dropped") as scope:
+        stream = client.chat.completions.create(model="gpt-4o-mini", messages=ASK, stream=True)
+        for _chunk in stream:
+            break
+        del stream, _chunk
+        gc.collect()
+    assert scope.calls == 1
+    assert scope.records[0].feature == "dropped"
+
+
+def test_shutdown_records_streams_dropped_before_it(tmp_path: Any) -> None:
+    """shutdown() runs the handed-off endings before closing the sinks: no record is lost."""
+    import gc
+
+    path = tmp_path / "costs.jsonl"
+    llmcost.configure(sinks=[llmcost.sinks.JSONLFileSink(path)])
+    llmcost.instrument()
+    client = fake_openai_client(usage={"input_tokens": 100, "output_tokens": 20})
+    stream = client.chat.completions.create(model="gpt-4o-mini", messages=ASK, stream=True)
+    for _chunk in stream:
+        break
+    del stream, _chunk
+    gc.collect()
+    llmcost.shutdown()
+    assert len(path.read_text().splitlines()) == 1

@@ -57,7 +57,9 @@ def _level_number(level: int | str) -> int:
         raise TypeError(f"LoggingSink(level=...) takes a logging level, got {level!r}")
     if isinstance(level, int):
         return level
-    number = logging.getLevelName(level.upper())
+    number = logging.getLevelName(level)  # as registered (a custom "Notice" level) ...
+    if not isinstance(number, int):
+        number = logging.getLevelName(level.upper())  # ... or the usual upper-case name
     if not isinstance(number, int):
         raise ValueError(f"LoggingSink(level=...): unknown logging level {level!r}")
     return number
