@@ -417,13 +417,15 @@ def _attribute_getter(names: tuple[str, ...]) -> Callable[[CostRecord], tuple[An
 # computes. Strings with escapes, negative money, very long numbers, other timestamp offsets
 # and every other unusual line do not match and take the full path, which decides.
 
-_STR = r'"[^"\\\x00-\x1f]*+"'
+_STR = r'"[^"\\\x00-\x1f]*"'
 _STR_OR_NULL = rf"(?:{_STR}|null)"
 _TOKENS = r"(?:0|[1-9][0-9]{0,17})"
 _MONEY = r"(?:null|(?:0|[1-9][0-9]{0,30})(?:\.[0-9]{1,40})?(?:[eE][-+]?[0-9]{1,3})?)"
 _FLOAT = r"(?:null|-?(?:0|[1-9][0-9]{0,15})(?:\.[0-9]{1,40})?(?:[eE][-+]?[0-9]{1,3})?)"
 _TIMESTAMP = r'"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{6})?\+00:00"'
-_TAGS = rf"\{{(?:{_STR}:{_STR}(?:,{_STR}:{_STR})*+)?\}}"
+# Plain `*` (possessive `*+` needs Python 3.11): the classes cannot overlap a closing quote,
+# so there is nothing to backtrack into either way.
+_TAGS = rf"\{{(?:{_STR}:{_STR}(?:,{_STR}:{_STR})*)?\}}"
 
 
 def _none_or_str(text: str) -> str | None:
