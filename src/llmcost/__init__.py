@@ -14,11 +14,11 @@ OpenTelemetry; and until :func:`configure` or :func:`instrument` is called, it d
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 from llmcost import sinks
 from llmcost._context import configure, flush, is_configured, shutdown
+from llmcost._lazy import lazy_attributes
 from llmcost.errors import (
     BudgetExceeded,
     CatalogError,
@@ -79,29 +79,29 @@ __version__ = "0.1.0.dev0"
 
 # Public names whose modules are imported on first use, to keep `import llmcost` fast: the
 # pydantic models alone take longer to import than the whole 100 ms budget of `import llmcost`.
-_LAZY_ATTRIBUTES = {
-    "Cost": "llmcost.types",
-    "CostRecord": "llmcost.types",
-    "Usage": "llmcost.types",
-    "record_usage": "llmcost._recorder",
-    "AnomalyConfig": "llmcost.anomaly",
-    "Budget": "llmcost.budgets",
-    "budget": "llmcost.budgets",
-    "Policy": "llmcost.policy",
-    "read_records": "llmcost.reading",
-}
-_LAZY_MODULES = {"anomaly", "pricing", "report", "testing", "tokens"}
+_lazy = lazy_attributes(
+    __name__,
+    {
+        "AnomalyConfig": "llmcost.anomaly:AnomalyConfig",
+        "Budget": "llmcost.budgets:Budget",
+        "Cost": "llmcost.types:Cost",
+        "CostRecord": "llmcost.types:CostRecord",
+        "Policy": "llmcost.policy:Policy",
+        "Usage": "llmcost.types:Usage",
+        "anomaly": "llmcost.anomaly",
+        "budget": "llmcost.budgets:budget",
+        "pricing": "llmcost.pricing",
+        "read_records": "llmcost.reading:read_records",
+        "record_usage": "llmcost._recorder:record_usage",
+        "report": "llmcost.report",
+        "testing": "llmcost.testing",
+        "tokens": "llmcost.tokens",
+    },
+)
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY_MODULES:
-        value = importlib.import_module(f"llmcost.{name}")
-    elif name in _LAZY_ATTRIBUTES:
-        value = getattr(importlib.import_module(_LAZY_ATTRIBUTES[name]), name)
-    else:
-        raise AttributeError(f"module 'llmcost' has no attribute {name!r}")
-    globals()[name] = value
-    return value
+    return _lazy(name)
 
 
 def instrument(*sdks: str) -> list[str]:

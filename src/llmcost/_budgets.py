@@ -200,15 +200,6 @@ class Refusal(NamedTuple):
     totals: Totals
 
 
-def first_overshoot(totals: Totals, amount: Amounts, limits: Limits) -> Refusal | None:
-    """The first limit that ``spent + reserved + amount`` would exceed, or None if all fit."""
-    spent, reserved = totals.spent, totals.reserved
-    for dimension, limit in limits.items():
-        if spent.get(dimension) + reserved.get(dimension) + amount.get(dimension) > limit:
-            return Refusal(dimension, limit, totals)
-    return None
-
-
 @runtime_checkable
 class BudgetStore(Protocol):
     """Where budgets keep their totals. The default keeps them in process memory.
@@ -274,9 +265,7 @@ class InMemoryBudgetStore:
     ) -> Refusal | None:
         cost, tokens_in, tokens_out = amount.cost_usd, amount.input_tokens, amount.output_tokens
         with self._lock:
-            state = self._state.get(key)
-            if state is None:
-                state = self._state[key] = [ZERO, 0, 0, 0, ZERO, 0, 0, 0]
+            state = self._slot(key)
             refusal = None
             for dimension, limit in limits._items:
                 if dimension == "cost_usd":
@@ -365,11 +354,6 @@ class BudgetReservation:
         # One token, taken by whichever of settle/release comes first: list.pop is atomic,
         # so a stream finalised on another thread cannot settle and release both.
         self._token = [True]
-
-    @property
-    def held(self) -> tuple[tuple[Budget, Amounts], ...]:
-        """The budgets and the amount reserved on each."""
-        return tuple((budget, amount) for budget, amount, _ in self._held)
 
     @property
     def open(self) -> bool:

@@ -38,7 +38,6 @@ __all__ = [
     "UnknownModelPolicy",
     "check_label",
     "configure",
-    "get_config",
     "is_configured",
     "reset",
     "state",
@@ -387,11 +386,6 @@ def ensure_configured() -> Config:
                 return Config(disabled=True)
             return configure()
     return config
-
-
-def get_config() -> Config | None:
-    """The configuration in force, or None before :func:`configure`."""
-    return state.config
 
 
 def is_configured() -> bool:

@@ -10,9 +10,9 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
+from llmcost._lazy import lazy_attributes
 from llmcost.sinks.base import Sink
 from llmcost.sinks.callback import CallbackSink
 from llmcost.sinks.logging import LoggingSink
@@ -33,17 +33,16 @@ __all__ = [
     "Sink",
 ]
 
-_LAZY = {
-    "HTTPSink": "llmcost.sinks.http",
-    "JSONLFileSink": "llmcost.sinks.jsonl",
-    "OTelSink": "llmcost.sinks.otel",
-}
+# Imported on first use: they need a file lock, an HTTP client or OpenTelemetry.
+_lazy = lazy_attributes(
+    __name__,
+    {
+        "HTTPSink": "llmcost.sinks.http:HTTPSink",
+        "JSONLFileSink": "llmcost.sinks.jsonl:JSONLFileSink",
+        "OTelSink": "llmcost.sinks.otel:OTelSink",
+    },
+)
 
 
 def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'llmcost.sinks' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
+    return _lazy(name)

@@ -11,8 +11,9 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from llmcost._lazy import lazy_attributes
 
 __all__ = [
     "FakeAnthropicTransport",
@@ -24,20 +25,18 @@ __all__ = [
 ]
 
 # Imported on first use: each fake imports its SDK, which only tests and demos should pay for.
-_LAZY = {
-    "FakeOpenAITransport": "llmcost.testing._openai",
-    "fake_openai_client": "llmcost.testing._openai",
-    "fake_async_openai_client": "llmcost.testing._openai",
-    "FakeAnthropicTransport": "llmcost.testing._anthropic",
-    "fake_anthropic_client": "llmcost.testing._anthropic",
-    "fake_async_anthropic_client": "llmcost.testing._anthropic",
-}
+_lazy = lazy_attributes(
+    __name__,
+    {
+        "FakeOpenAITransport": "llmcost.testing._openai:FakeOpenAITransport",
+        "fake_openai_client": "llmcost.testing._openai:fake_openai_client",
+        "fake_async_openai_client": "llmcost.testing._openai:fake_async_openai_client",
+        "FakeAnthropicTransport": "llmcost.testing._anthropic:FakeAnthropicTransport",
+        "fake_anthropic_client": "llmcost.testing._anthropic:fake_anthropic_client",
+        "fake_async_anthropic_client": "llmcost.testing._anthropic:fake_async_anthropic_client",
+    },
+)
 
 
 def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'llmcost.testing' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
+    return _lazy(name)
