@@ -1,7 +1,9 @@
 """Benchmark: JSONLFileSink.emit from one thread (target: at least 50,000 records/s).
 
 Run: ``python benchmarks/bench_jsonl.py``. Prints the median of several runs of emitting
-50,000 distinct, realistic records, plain, with size rotation, and (fewer records) with fsync.
+50,000 distinct, realistic records, plain, with size rotation, and (fewer records) with fsync,
+and the time ``CostRecord.to_json`` (most of an emit) takes per record, next to the general
+json-based encoding it must match byte for byte.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from llmcost.sinks.jsonl import JSONLFileSink
-from llmcost.types import CostRecord
+from llmcost.types import CostRecord, _to_json_reference
 
 
 def make_records(count: int) -> list[CostRecord]:
@@ -69,6 +71,21 @@ def run(records: list[CostRecord], repeat: int, **options: object) -> tuple[floa
     return statistics.median(rates), statistics.median(cpu_rates)
 
 
+def encode_micros(records: list[CostRecord], repeat: int) -> tuple[float, float]:
+    """Median µs per record of ``to_json`` and of the reference (json.dumps-based) encoding."""
+    fast, reference = [], []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        for record in records:
+            record.to_json()
+        fast.append((time.perf_counter() - started) / len(records) * 1e6)
+        started = time.perf_counter()
+        for record in records:
+            _to_json_reference(record)
+        reference.append((time.perf_counter() - started) / len(records) * 1e6)
+    return statistics.median(fast), statistics.median(reference)
+
+
 def main() -> int:
     records = make_records(50_000)
     line = len(records[0].to_json()) + 1
@@ -80,6 +97,10 @@ def main() -> int:
     print(report.format("  with max_bytes=10 MB (rotates 5 times):", rotating, rotating_cpu, 5))
     synced, synced_cpu = run(records[:2_000], 3, fsync=True)
     print(report.format("  with fsync=True:", synced, synced_cpu, 3))
+    fast, reference = encode_micros(records, 5)
+    print(
+        f"CostRecord.to_json: {fast:.1f} µs per record (json-based reference: {reference:.1f} µs)"
+    )
     print(f"load average {os.getloadavg()[0]:.1f}")
     return 0 if plain >= 50_000 else 1
 

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from enum import IntEnum
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from llmcost.types import MONEY_FIELDS, Cost, CostRecord, Usage, dumps_exact
+from llmcost.types import (
+    MONEY_FIELDS,
+    Cost,
+    CostRecord,
+    Usage,
+    _fast_to_json,
+    _to_json_reference,
+    construct_trusted,
+    dumps_exact,
+)
 
 money = st.one_of(
     st.none(),
@@ -159,3 +171,195 @@ def test_dumps_exact_refuses_non_finite_money() -> None:
     """NaN or infinite money cannot be written as JSON: a clear error, not invalid JSON."""
     with pytest.raises(ValueError, match="non-finite"):
         dumps_exact({"total_cost_usd": Decimal("NaN")})
+
+
+# --- the generated to_json encoder against the reference encoding -----------------------------
+
+# Text that exercises every escape json knows: quotes, backslashes, control characters, the
+# JavaScript line separators, non-ASCII (kept as is: ensure_ascii=False) and astral characters.
+_TRICKY = '"\\/\b\f\n\r\t\x00\x01\x1f\x7f\x80\u2028\u2029é€😀'
+any_text = st.text(st.one_of(st.characters(), st.sampled_from(_TRICKY)), max_size=12)
+optional_text = st.one_of(st.none(), any_text)
+any_money = st.one_of(
+    st.none(),
+    st.decimals(allow_nan=False, allow_infinity=False),
+    st.decimals(min_value=Decimal(0), max_value=Decimal(1), places=12),
+    st.sampled_from(
+        [Decimal(text) for text in ("0", "-0", "0E-8", "1E-7", "1E+3", "0.000", "123.4500")]
+    ),
+)
+any_latency = st.one_of(
+    st.none(),
+    st.floats(),  # NaN and the infinities included: json writes NaN / Infinity for them
+    st.sampled_from([0.0, -0.0, 1e-7, 1e20, 5e-324, 1.7976931348623157e308, 812.5]),
+)
+any_timestamp = st.datetimes(
+    min_value=datetime(1970, 1, 2),
+    max_value=datetime(9999, 12, 30),
+    timezones=st.sampled_from([timezone.utc, timezone(timedelta(hours=5, minutes=30))]),
+)
+_OPTIONAL_TEXT_FIELDS = [
+    name
+    for name, field in CostRecord.model_fields.items()
+    if field.annotation == (str | None) and name not in ("request_id",)
+]
+_COUNT_FIELDS = [name for name, field in CostRecord.model_fields.items() if field.annotation is int]
+_FLAG_FIELDS = [name for name, field in CostRecord.model_fields.items() if field.annotation is bool]
+
+
+@st.composite
+def any_records(draw: st.DrawFn) -> CostRecord:
+    """Validated records with every field drawn, values chosen to stress the encoder."""
+    return CostRecord(
+        record_id=draw(st.one_of(st.just("7589f97f-9b93-41df-8ec0-8ffabbc5a9d7"), any_text)),
+        request_id=draw(optional_text),
+        timestamp=draw(any_timestamp),
+        provider=draw(any_text),
+        operation=draw(any_text),
+        tags=draw(st.dictionaries(any_text, any_text, max_size=4)),
+        latency_ms=draw(any_latency),
+        status=draw(st.sampled_from(["ok", "error"])),
+        **{name: draw(optional_text) for name in _OPTIONAL_TEXT_FIELDS},
+        **{name: draw(st.integers(0, 10**30)) for name in _COUNT_FIELDS},
+        **{name: draw(st.booleans()) for name in _FLAG_FIELDS},
+        **{name: draw(any_money) for name in MONEY_FIELDS},
+    )
+
+
+def test_the_fast_encoder_is_generated_for_every_field() -> None:
+    """Every field type of CostRecord is one the generator knows: no silent slow path."""
+    assert _fast_to_json is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_records())
+def test_to_json_is_byte_identical_to_the_reference_encoding(record: CostRecord) -> None:
+    """The generated encoder writes exactly what json.dumps plus the Decimal splice wrote, for
+    any text, count, float, flag, timestamp and Decimal shape, and reads back equal."""
+    text = record.to_json()
+    assert text == _to_json_reference(record)
+    latency = record.latency_ms
+    if latency is None or math.isfinite(latency):
+        # The fast path itself produced it (NaN/infinite latency is left to json's spelling).
+        assert _fast_to_json is not None
+        assert _fast_to_json(record.__dict__) == text
+        assert CostRecord.from_json(text) == record
+
+
+def _outcome(encode: Callable[[], str]) -> tuple[str, str]:
+    try:
+        return ("text", encode())
+    except Exception as exc:  # the exception itself is what is compared
+        return (type(exc).__name__, str(exc))
+
+
+class _Label(str):
+    pass
+
+
+class _Count(IntEnum):
+    ONE = 1
+
+
+class _Money(Decimal):
+    pass
+
+
+class _When(datetime):
+    pass
+
+
+class _Tags(dict):  # type: ignore[type-arg]
+    pass
+
+
+_BASE = CostRecord(
+    provider="openai",
+    operation="chat",
+    model="gpt-4o",
+    tags={"tier": "pro"},
+    input_tokens=10,
+    total_cost_usd=Decimal("0.5"),
+    latency_ms=1.5,
+    timestamp=datetime(2026, 11, 22, 1, 2, 3, 456, tzinfo=timezone.utc),
+)
+_ODD_VALUES: list[tuple[str, object]] = [
+    ("model", _Label("gpt-4o")),
+    ("model", 5),
+    ("provider", None),
+    ("status", "paused"),
+    ("input_tokens", True),
+    ("input_tokens", _Count.ONE),
+    ("input_tokens", 1.5),
+    ("input_tokens", -3),
+    ("input_tokens", 10**5000),  # beyond int's str() digit limit: the same ValueError
+    ("priced", 1),
+    ("latency_ms", float("nan")),
+    ("latency_ms", float("-inf")),
+    ("latency_ms", 7),
+    ("latency_ms", "fast"),
+    ("total_cost_usd", Decimal("NaN")),
+    ("total_cost_usd", Decimal("-Infinity")),
+    ("total_cost_usd", _Money("0.25")),
+    ("total_cost_usd", 0.25),
+    ("total_cost_usd", 3),
+    ("feature", Decimal("1.5")),  # a Decimal outside the money fields
+    ("timestamp", _When(2026, 1, 1, tzinfo=timezone.utc)),
+    ("timestamp", datetime(2026, 1, 1)),  # naive
+    ("timestamp", "2026-01-01T00:00:00+00:00"),
+    ("tags", {1: "one", "two": 2, "none": None}),
+    ("tags", {"cost": Decimal("1")}),
+    ("tags", _Tags(tier="pro")),
+    ("tags", {}),
+    ("tags", ["a", "b"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    _ODD_VALUES,
+    ids=[f"{name}-{index}" for index, (name, _) in enumerate(_ODD_VALUES)],
+)
+def test_hand_built_records_with_odd_values_encode_as_before(name: str, value: object) -> None:
+    """A record built without validation holding an unusual value gives the same text (or the
+    same error) as the reference encoding: the fast path steps aside for anything unusual."""
+    values = {**_BASE.__dict__, name: value}
+    record = construct_trusted(CostRecord, values)
+    assert _outcome(record.to_json) == _outcome(lambda: _to_json_reference(record))
+
+
+def test_reordered_fields_and_subclasses_take_the_reference_path() -> None:
+    """Keys in another order (a hand-built dict) or a subclass still encode exactly as before."""
+    reordered = dict(reversed(list(_BASE.__dict__.items())))
+    record = construct_trusted(CostRecord, reordered)
+    assert _fast_to_json is not None
+    assert _fast_to_json(record.__dict__) is None
+    assert record.to_json() == _to_json_reference(record)
+    assert record.to_json().startswith('{"span_id":null,')
+
+    class Tagged(CostRecord):
+        pass
+
+    sub = Tagged(**_BASE.__dict__)
+    assert sub.to_json() == _to_json_reference(sub) == _BASE.to_json()
+
+
+def test_to_json_of_a_typical_record_is_unchanged() -> None:
+    """A pinned line: the wire layout itself (field order, spelling of every value kind)."""
+    record = _BASE.model_copy(
+        update={"record_id": "r-1", "feature": 'say "hi"\n', "cache_read_cost_usd": Decimal("0E-8")}
+    )
+    assert record.to_json() == (
+        '{"record_id":"r-1","request_id":null,"response_id":null,'
+        '"timestamp":"2026-11-22T01:02:03.000456+00:00","provider":"openai","operation":"chat",'
+        '"model":"gpt-4o","response_model":null,"priced_as":null,"feature":"say \\"hi\\"\\n",'
+        '"project":null,"environment":null,"user_id":null,"tags":{"tier":"pro"},'
+        '"input_tokens":10,"cache_read_tokens":0,"cache_write_tokens":0,'
+        '"cache_write_1h_tokens":0,"output_tokens":0,"reasoning_tokens":0,'
+        '"input_audio_tokens":0,"output_audio_tokens":0,"web_search_requests":0,'
+        '"input_cost_usd":null,"cache_read_cost_usd":0E-8,"cache_write_cost_usd":null,'
+        '"output_cost_usd":null,"tool_cost_usd":null,"total_cost_usd":0.5,"priced":false,'
+        '"estimated":false,"replayed":false,"latency_ms":1.5,"stream":false,"status":"ok",'
+        '"error_type":null,"service_tier":null,"batch":false,"speed":null,"inference_geo":null,'
+        '"data_residency":null,"catalog_version":null,"trace_id":null,"span_id":null}'
+    )

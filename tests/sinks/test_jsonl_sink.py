@@ -21,7 +21,7 @@ from llmcost import errors
 from llmcost.reading import read_records
 from llmcost.sinks.base import Sink
 from llmcost.sinks.jsonl import JSONLFileSink, _record_line
-from llmcost.types import CostRecord
+from llmcost.types import CostRecord, _to_json_reference, construct_trusted
 
 
 def _record(**fields: object) -> CostRecord:
@@ -318,3 +318,24 @@ def test_lines_are_plain_json_with_exact_money(tmp_path: Path) -> None:
     assert json.loads(line, parse_float=Decimal)["total_cost_usd"] == Decimal(
         "0.1000000000000000055511151231257827"
     )
+
+
+def test_lines_are_the_reference_encoding_on_fast_and_fallback_paths(tmp_path: Path) -> None:
+    """Records the generated encoder writes and records it leaves to the json-based reference
+    (NaN latency, keys in another order) all land as whole lines, byte for byte the reference,
+    and read back equal."""
+    plain = _record(tags={"tier": "pro", "note": 'quote " and \\ and é'}, latency_ms=812.5)
+    not_a_number = _record(latency_ms=float("nan"))
+    copy = plain.model_copy(update={"record_id": "another-id"})
+    reordered = construct_trusted(CostRecord, dict(reversed(list(copy.__dict__.items()))))
+    records = [plain, not_a_number, reordered]
+    path = tmp_path / "costs.jsonl"
+    with JSONLFileSink(path) as sink:
+        for record in records:
+            sink.emit(record)
+    assert _lines(path) == [_to_json_reference(record) for record in records]
+    back = list(read_records(path))
+    assert back[0] == plain
+    assert back[2] == copy
+    assert back[1].latency_ms is not None
+    assert math.isnan(back[1].latency_ms)
