@@ -159,11 +159,8 @@ def reset() -> None:
     from llmcost import _context, _recorder
 
     uninstrument()
-    # Forget stream endings handed off by garbage collection: they belong to the state that
-    # is being thrown away, and must not surface in the next test's records.
-    streams = sys.modules.get("llmcost.integrations._streams")
-    if streams is not None:
-        streams.pending.clear()
+    # Records still in the making (calls that returned, endings of dropped streams) are made
+    # first and go to the sinks of the configuration they were made under, never the next one.
     _context.reset()
     _recorder.forget_warnings()
     if "llmcost._budgets" in sys.modules:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import inspect
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
@@ -60,25 +60,17 @@ COMPLETIONS_DEFAULT_MAX_TOKENS = 16
 # --- amounts, limits and the store interface --------------------------------------------------
 
 
-class Amounts:
+class Amounts(NamedTuple):
     """Cost, tokens and calls: what is spent, reserved, or asked for by one call.
 
-    Immutable by convention (a plain slotted class: this is on every call's hot path).
+    An immutable tuple. The hot paths build it with ``tuple.__new__`` (see ``_amounts``),
+    which skips the Python-level ``__new__`` of a NamedTuple.
     """
 
-    __slots__ = ("calls", "cost_usd", "input_tokens", "output_tokens")
-
-    def __init__(
-        self,
-        cost_usd: Decimal = ZERO,
-        input_tokens: int = 0,
-        output_tokens: int = 0,
-        calls: int = 0,
-    ) -> None:
-        self.cost_usd = cost_usd
-        self.input_tokens = input_tokens
-        self.output_tokens = output_tokens
-        self.calls = calls
+    cost_usd: Decimal = ZERO
+    input_tokens: int = 0
+    output_tokens: int = 0
+    calls: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -90,7 +82,8 @@ class Amounts:
         value: Decimal | int = getattr(self, dimension)
         return value
 
-    def __add__(self, other: Amounts) -> Amounts:
+    def __add__(self, other: Amounts) -> Amounts:  # type: ignore[override]
+        """Field by field (not tuple concatenation)."""
         return Amounts(
             self.cost_usd + other.cost_usd,
             self.input_tokens + other.input_tokens,
@@ -99,6 +92,7 @@ class Amounts:
         )
 
     def __sub__(self, other: Amounts) -> Amounts:
+        """Field by field."""
         return Amounts(
             self.cost_usd - other.cost_usd,
             self.input_tokens - other.input_tokens,
@@ -106,20 +100,10 @@ class Amounts:
             self.calls - other.calls,
         )
 
-    def _key(self) -> tuple[Decimal, int, int, int]:
-        return (self.cost_usd, self.input_tokens, self.output_tokens, self.calls)
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Amounts) and self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __repr__(self) -> str:
-        return (
-            f"Amounts(cost_usd={self.cost_usd!r}, input_tokens={self.input_tokens}, "
-            f"output_tokens={self.output_tokens}, calls={self.calls})"
-        )
+#: ``_new(Amounts, (cost, input, output, calls))`` builds a NamedTuple without its Python-level
+#: ``__new__`` (a third of the time): for the paths every call takes.
+_new = tuple.__new__
 
 
 EMPTY = Amounts()
@@ -192,6 +176,9 @@ class Totals(NamedTuple):
     reserved: Amounts = EMPTY
 
 
+EMPTY_TOTALS = Totals()
+
+
 class Refusal(NamedTuple):
     """The first limit a reservation would overshoot, and the totals before it."""
 
@@ -250,81 +237,95 @@ class InMemoryBudgetStore:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        # key -> [spent cost, in, out, calls, reserved cost, in, out, calls], changed in place
-        # under the lock (this runs on every call inside a budget: no intermediate objects).
-        self._state: dict[str, list[Any]] = {}
-
-    def _slot(self, key: str) -> list[Any]:
-        state = self._state.get(key)
-        if state is None:
-            state = self._state[key] = [ZERO, 0, 0, 0, ZERO, 0, 0, 0]
-        return state
+        # key -> [spent, reserved]: immutable Amounts, replaced under the lock, so a snapshot
+        # (Totals) is the pair itself and costs no copy.
+        self._state: dict[str, list[Amounts]] = {}
 
     def reserve(
         self, key: str, amount: Amounts, limits: Limits, *, force: bool = False
     ) -> Refusal | None:
-        cost, tokens_in, tokens_out = amount.cost_usd, amount.input_tokens, amount.output_tokens
+        cost, tokens_in, tokens_out, calls = amount
         with self._lock:
-            state = self._slot(key)
+            state = self._state.get(key)
+            if state is None:
+                state = self._state[key] = [EMPTY, EMPTY]
+            spent, reserved = state
             refusal = None
+            used: Decimal | int
             for dimension, limit in limits._items:
                 if dimension == "cost_usd":
-                    used = state[0] + state[4] + cost
+                    used = spent[0] + reserved[0] + cost
                 elif dimension == "input_tokens":
-                    used = state[1] + state[5] + tokens_in
+                    used = spent[1] + reserved[1] + tokens_in
                 elif dimension == "output_tokens":
-                    used = state[2] + state[6] + tokens_out
+                    used = spent[2] + reserved[2] + tokens_out
                 elif dimension == "total_tokens":
-                    used = state[1] + state[2] + state[5] + state[6] + tokens_in + tokens_out
+                    used = spent[1] + spent[2] + reserved[1] + reserved[2] + tokens_in + tokens_out
                 else:
-                    used = state[3] + state[7] + amount.calls
+                    used = spent[3] + reserved[3] + calls
                 if used > limit:
-                    refusal = Refusal(dimension, limit, _totals(state))
+                    refusal = Refusal(dimension, limit, _new(Totals, (spent, reserved)))
+                    if not force:
+                        return refusal
                     break
-            if refusal is None or force:
-                state[4] += cost
-                state[5] += tokens_in
-                state[6] += tokens_out
-                state[7] += amount.calls
+            state[1] = _new(
+                Amounts,
+                (
+                    reserved[0] + cost,
+                    reserved[1] + tokens_in,
+                    reserved[2] + tokens_out,
+                    reserved[3] + calls,
+                ),
+            )
             return refusal
 
     def settle(self, key: str, reserved: Amounts, actual: Amounts) -> Totals:
         with self._lock:
-            state = self._state.get(key) or self._slot(key)
-            state[0] += actual.cost_usd
-            state[1] += actual.input_tokens
-            state[2] += actual.output_tokens
-            state[3] += actual.calls
-            state[4] -= reserved.cost_usd
-            state[5] -= reserved.input_tokens
-            state[6] -= reserved.output_tokens
-            state[7] -= reserved.calls
-            return _totals(state)
+            state = self._state.get(key)
+            if state is None:
+                state = self._state[key] = [EMPTY, EMPTY]
+            spent, held = state
+            state[0] = spent = _new(
+                Amounts,
+                (
+                    spent[0] + actual[0],
+                    spent[1] + actual[1],
+                    spent[2] + actual[2],
+                    spent[3] + actual[3],
+                ),
+            )
+            state[1] = held = _new(
+                Amounts,
+                (
+                    held[0] - reserved[0],
+                    held[1] - reserved[1],
+                    held[2] - reserved[2],
+                    held[3] - reserved[3],
+                ),
+            )
+            return _new(Totals, (spent, held))
 
     def release(self, key: str, reserved: Amounts) -> Totals:
         with self._lock:
-            state = self._slot(key)
-            state[4] -= reserved.cost_usd
-            state[5] -= reserved.input_tokens
-            state[6] -= reserved.output_tokens
-            state[7] -= reserved.calls
-            return _totals(state)
+            state = self._state.get(key)
+            if state is None:
+                state = self._state[key] = [EMPTY, EMPTY]
+            spent, held = state
+            state[1] = held = _new(
+                Amounts,
+                (
+                    held[0] - reserved[0],
+                    held[1] - reserved[1],
+                    held[2] - reserved[2],
+                    held[3] - reserved[3],
+                ),
+            )
+            return _new(Totals, (spent, held))
 
     def read(self, key: str) -> Totals:
         with self._lock:
             state = self._state.get(key)
-            return Totals() if state is None else _totals(state)
-
-
-def _totals(state: list[Any]) -> Totals:
-    # tuple.__new__ skips the NamedTuple's Python-level __new__: this runs on every settle.
-    return tuple.__new__(
-        Totals,
-        (
-            Amounts(state[0], state[1], state[2], state[3]),
-            Amounts(state[4], state[5], state[6], state[7]),
-        ),
-    )
+            return EMPTY_TOTALS if state is None else _new(Totals, (state[0], state[1]))
 
 
 # --- reservations -------------------------------------------------------------------------------
@@ -345,12 +346,20 @@ class BudgetReservation:
     it. Whichever comes first wins; the other is a no-op.
     """
 
-    __slots__ = ("_held", "_token")
+    __slots__ = ("_amount", "_budgets", "_charged", "_token")
 
-    def __init__(self, held: tuple[tuple[Budget, Amounts, bool], ...]) -> None:
-        # (budget, amount reserved, charged): charged is False for a second Budget object
-        # sharing a store key with an outer one, which must not count the call twice.
-        self._held = held
+    def __init__(
+        self,
+        budgets: tuple[Budget, ...],
+        amount: Amounts,
+        charged: tuple[bool, ...] | None = None,
+    ) -> None:
+        # Every budget holds the same amount. charged[i] is False for a second Budget object
+        # sharing a store key with an outer one, which must not count the call twice; None
+        # (the usual case) means every budget is charged.
+        self._budgets = budgets
+        self._amount = amount
+        self._charged = charged
         # One token, taken by whichever of settle/release comes first: list.pop is atomic,
         # so a stream finalised on another thread cannot settle and release both.
         self._token = [True]
@@ -360,11 +369,11 @@ class BudgetReservation:
         """Whether the reservation is still held (neither settled nor released)."""
         return bool(self._token)
 
-    def _close(self) -> bool:
-        try:
-            return self._token.pop()
-        except IndexError:
-            return False
+    def _pairs(self) -> Iterable[tuple[Budget, bool]]:
+        charged = self._charged
+        if charged is None:
+            return [(budget, True) for budget in self._budgets]
+        return zip(self._budgets, charged, strict=True)
 
     def settle(self, record: CostRecord, *, usage_unknown: bool = False) -> None:
         """Replace the reservation by what ``record`` says the call cost.
@@ -373,24 +382,41 @@ class BudgetReservation:
         each budget is charged what it reserved, the call's worst case: charging nothing would
         let a budget be overspent by calls whose cost llmcost failed to read.
         """
-        if not self._close():
+        try:
+            self._token.pop()
+        except IndexError:
+            return  # already settled or released
+        amount = self._amount
+        if usage_unknown:
+            actual = amount
+        else:
+            cost = record.total_cost_usd
+            actual = _new(
+                Amounts,
+                (cost if cost is not None else ZERO, record.input_tokens, record.output_tokens, 1),
+            )
+        if self._charged is None:
+            for budget in self._budgets:
+                # try/except rather than internal_guard: free when nothing fails (hot path).
+                try:
+                    budget._settled(amount, actual, record, True)
+                except Exception as exc:
+                    errors.report_internal_error("budget.settle", exc)
             return
-        cost = record.total_cost_usd
-        actual = Amounts(
-            cost if cost is not None else ZERO, record.input_tokens, record.output_tokens, 1
-        )
-        for budget, amount, charged in self._held:
-            # try/except rather than internal_guard: free when nothing fails (hot path).
+        for budget, charged in self._pairs():
             try:
-                budget._settled(amount, amount if usage_unknown else actual, record, charged)
+                budget._settled(amount, actual, record, charged)
             except Exception as exc:
                 errors.report_internal_error("budget.settle", exc)
 
     def release(self) -> None:
         """Free the reservation: the call produced no record (never sent, or lost)."""
-        if not self._close():
+        try:
+            self._token.pop()
+        except IndexError:
             return
-        for budget, amount, charged in self._held:
+        amount = self._amount
+        for budget, charged in self._pairs():
             try:
                 budget._released(amount, charged)
             except Exception as exc:
@@ -616,24 +642,32 @@ def estimate(
             # Cache writes cost more than plain input: the worst case prices all input as such.
             cache_write = input_tokens
             cache_write_1h = input_tokens if ttl == "1h" else 0
-    tier = request.get("service_tier")
-    speed = request.get("speed")
-    geo = request.get("inference_geo")
-    tier = tier if isinstance(tier, str) else None
-    speed = speed if isinstance(speed, str) else None
-    geo = geo if isinstance(geo, str) else None
     # The hot path: the rate card pricing.cost would pick for this call (memoized by the
     # catalog; ``at=None`` selects today's period, as pricing.cost does for an estimate) and
     # pricing's own arithmetic for plain input, cache writes and output, without a Usage and a
     # Cost per call. It answers None where only the full path is exact (long-context cliffs).
-    card = price.card(
-        service_tier=tier, speed=speed, inference_geo=geo, data_residency=call.data_residency
-    )
+    tier = request.get("service_tier")
+    speed = request.get("speed")
+    geo = request.get("inference_geo")
+    residency = call.data_residency
+    card = None
+    if tier is None and speed is None and geo is None and residency is None:
+        # A plain call to a model without dated prices takes the card pricing.cost itself
+        # takes then (ModelPrice._plain, set once card() built it), without a memo key.
+        card = price._plain
+    if card is None:
+        tier = tier if isinstance(tier, str) else None
+        speed = speed if isinstance(speed, str) else None
+        geo = geo if isinstance(geo, str) else None
+        card = price.card(
+            service_tier=tier, speed=speed, inference_geo=geo, data_residency=residency
+        )
     total = pricing.plain_total(
         card, input_tokens - cache_write, cache_write, cache_write_1h, ceiling
     )
     if total is not None:
-        return Estimate(input_tokens, ceiling, total)
+        # tuple.__new__: the NamedTuple's Python-level __new__ costs twice as much.
+        return _new(Estimate, (input_tokens, ceiling, total, None, True, False))
     usage = construct_trusted(
         Usage,
         {
@@ -686,11 +720,12 @@ def admit(call: Call, budgets: tuple[Any, ...], config: Config) -> Reservation |
     request = call.request
     if call.request_overrides:
         request = {**request, **call.request_overrides}
-    need_input = need_cost = False
-    for budget in budgets:
-        limits = budget.limits
-        need_cost = need_cost or limits._needs_cost
-        need_input = need_input or limits._needs_input
+    if len(budgets) == 1:
+        limits = budgets[0].limits
+        need_cost, need_input = limits._needs_cost, limits._needs_input
+    else:
+        need_cost = any(budget.limits._needs_cost for budget in budgets)
+        need_input = any(budget.limits._needs_input for budget in budgets)
     try:
         worst = estimate(call, request, budgets, need_input=need_input, need_cost=need_cost)
     except Exception as exc:
@@ -718,28 +753,58 @@ def reserve(call: Call, budgets: tuple[Any, ...], worst: Estimate) -> BudgetRese
         amount = Amounts(ZERO, 0, 0, 1)
     else:
         cost, output_tokens = worst.cost_usd, worst.output_tokens
-        amount = Amounts(
-            cost if cost is not None else ZERO,
-            worst.input_tokens,
-            output_tokens if output_tokens is not None else 0,
-            1,
+        amount = _new(
+            Amounts,
+            (
+                cost if cost is not None else ZERO,
+                worst.input_tokens,
+                output_tokens if output_tokens is not None else 0,
+                1,
+            ),
         )
-    # Only an estimate without a cost or an output ceiling can leave a limit unenforceable:
-    # the usual call skips that check on every budget.
+        # Only an estimate without a cost or an output ceiling can leave a limit unenforceable:
+        # the usual call skips that check on every budget.
+        if cost is None or output_tokens is None:
+            return _reserve_each(call, budgets, worst, amount)
+    if len(budgets) != 1:
+        return _reserve_each(call, budgets, worst, amount)
+    # The usual case, one budget and an enforceable estimate: the same steps as
+    # _reserve_each, without its bookkeeping for nesting.
+    budget = budgets[0]
+    on_exceed = budget.on_exceed
+    try:
+        refusal = budget.store.reserve(
+            budget.key, amount, budget.limits, force=on_exceed != "raise"
+        )
+    except Exception as exc:
+        errors.report_internal_error("budget.store", exc)
+        return BudgetReservation((), amount)  # a failing store never blocks a call
+    if refusal is not None:
+        error = _exceeded(budget, refusal, amount, call, worst)
+        if on_exceed == "raise":
+            raise error
+        budget._overshot(error)
+    return BudgetReservation(budgets, amount)
+
+
+def _reserve_each(
+    call: Call, budgets: tuple[Any, ...], worst: Estimate, amount: Amounts
+) -> BudgetReservation:
     check_enforceable = not worst.failed and (worst.cost_usd is None or worst.output_tokens is None)
-    held: list[tuple[Budget, Amounts, bool]] = []
+    held: list[Budget] = []
+    charged_flags: list[bool] = []
     overshoots: list[tuple[Budget, BudgetExceeded]] = []
     try:
         for budget in budgets:
             store, key = budget.store, budget.key
             charged = True
             if held:
-                if any(budget is other for other, _, _ in held):
+                if any(budget is other for other in held):
                     continue  # the same budget entered twice counts once
                 # A second budget object on the same store key must not count the call twice.
                 charged = not any(
                     was_charged and other.store is store and other.key == key
-                    for other, _, was_charged in held
+                    for other, was_charged in zip(held, charged_flags, strict=True)
                 )
             if check_enforceable:
                 problem = _unenforceable(budget.limits, worst)
@@ -749,7 +814,8 @@ def reserve(call: Call, budgets: tuple[Any, ...], worst: Estimate) -> BudgetRese
                         raise error
                     overshoots.append((budget, error))
             if not charged:
-                held.append((budget, amount, False))
+                held.append(budget)
+                charged_flags.append(False)
                 continue
             try:
                 refusal = store.reserve(
@@ -763,15 +829,18 @@ def reserve(call: Call, budgets: tuple[Any, ...], worst: Estimate) -> BudgetRese
                 if budget.on_exceed == "raise":
                     raise error
                 overshoots.append((budget, error))
-            held.append((budget, amount, True))
+            held.append(budget)
+            charged_flags.append(True)
     except BaseException:
-        for budget, reserved, was_charged in held:
+        for budget, was_charged in zip(held, charged_flags, strict=True):
             with errors.internal_guard("budget.release"):
-                budget._released(reserved, was_charged)
+                budget._released(amount, was_charged)
         raise
     for budget, error in overshoots:
         budget._overshot(error)
-    return BudgetReservation(tuple(held))
+    return BudgetReservation(
+        tuple(held), amount, None if all(charged_flags) else tuple(charged_flags)
+    )
 
 
 def charge_record(budgets: tuple[Any, ...], record: CostRecord) -> None:
@@ -780,15 +849,17 @@ def charge_record(budgets: tuple[Any, ...], record: CostRecord) -> None:
     Nothing was reserved and nothing can be refused: the cost is already incurred. Each budget
     (and each shared store key) is charged once.
     """
-    held: list[tuple[Budget, Amounts, bool]] = []
+    held: list[Budget] = []
+    charged_flags: list[bool] = []
     charged_keys: set[tuple[int, str]] = set()
     for budget in budgets:
-        if any(budget is other for other, _, _ in held):
+        if any(budget is other for other in held):
             continue
         store_key = (id(budget.store), budget.key)
-        held.append((budget, EMPTY, store_key not in charged_keys))
+        held.append(budget)
+        charged_flags.append(store_key not in charged_keys)
         charged_keys.add(store_key)
-    BudgetReservation(tuple(held)).settle(record)
+    BudgetReservation(tuple(held), EMPTY, tuple(charged_flags)).settle(record)
 
 
 # --- messages a person can act on -----------------------------------------------------------

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, cast
 
 from llmcost import errors
+from llmcost._pending import run_pending
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -152,9 +153,8 @@ class StackedScope:
         self._stack.set((*enclosing, self))
 
     def _pop(self) -> None:
-        # A stream dropped inside the block belongs to it: its ending (handed off by garbage
-        # collection) runs now, so the totals read after the block include it.
-        drain_stream_endings()
+        # Records of calls made inside the block may still be in the making (llmcost._pending):
+        # they carry this object from the call's start, and reading a total waits for them.
         # No contextvar Token kept on the object: one scope or budget may be open in several
         # tasks or threads at once (a module-level budget), and a Token only resets the context
         # that made it. Remove this object's innermost entry from *this* context's stack.
@@ -225,15 +225,6 @@ def warn_if_not_instrumented(what: str) -> None:
         what,
         " and ".join(sdks),
     )
-
-
-def drain_stream_endings() -> None:
-    """Record the streams dropped without ``close()`` whose endings garbage collection handed
-    off (they wait in ``llmcost.integrations._streams.pending``). Looked up, not imported: that
-    module imports wrapt, and while it is not imported nothing can be waiting."""
-    streams = sys.modules.get("llmcost.integrations._streams")
-    if streams is not None and streams.pending:
-        streams.drain_pending()
 
 
 def _env_flag(name: str) -> bool:
@@ -415,7 +406,7 @@ def flush(timeout: float | None = None) -> bool:
         >>> llmcost.flush(timeout=5.0)
         True
     """
-    drain_stream_endings()  # so the records of dropped streams are delivered too
+    run_pending()  # the records still being made, dropped streams' endings included
     config = state.config
     if config is None:
         return True
@@ -445,7 +436,7 @@ def shutdown(timeout: float | None = 5.0) -> None:
         >>> import llmcost
         >>> llmcost.shutdown()
     """
-    drain_stream_endings()  # before the sinks close: those records must reach them
+    run_pending()  # before the sinks close: those records must reach them
     with state.lock:
         config = state.config
         state.config = None
@@ -465,6 +456,7 @@ def shutdown(timeout: float | None = 5.0) -> None:
 
 def reset() -> None:
     """Forget the configuration, counters and catalog overrides (for tests). Sinks are closed."""
+    run_pending()  # records of calls already made go to the sinks they were made for
     with state.lock:
         config = state.config
         state.config = None
@@ -489,8 +481,8 @@ def _register_atexit() -> None:
     if not _atexit_registered:
         _atexit_registered = True
         atexit.register(_flush_at_exit)
-        # Endings of dropped streams may need to estimate tokens (importing tiktoken), which
-        # atexit handlers can no longer do: run them earlier, when threading shuts down.
+        # Pending records (a dropped stream's ending may estimate tokens, importing tiktoken)
+        # need what atexit handlers can no longer do: run them when threading shuts down.
         register_early = getattr(threading, "_register_atexit", None)
         if register_early is not None:
             register_early(_drain_at_exit)
@@ -498,9 +490,9 @@ def _register_atexit() -> None:
 
 def _drain_at_exit() -> None:
     try:
-        drain_stream_endings()
+        run_pending()
     except Exception:  # never raise at exit
-        logger.debug("llmcost: recording dropped streams at exit failed", exc_info=True)
+        logger.debug("llmcost: making the pending records at exit failed", exc_info=True)
 
 
 def _flush_at_exit() -> None:

@@ -10,6 +10,13 @@ Integrations use it in three steps around the SDK call they wrap::
 raise :class:`~llmcost.BudgetExceeded`, :class:`~llmcost.PolicyViolation` or
 :class:`~llmcost.UnknownModelError` on purpose. Everything after the user's call runs under
 the internal-error guard and is recorded at most once per call.
+
+``finish`` (and ``fail``, ``finish_unknown``) only claims the call and notes its latency: the
+pricing, the record and its delivery to budgets, scopes, listeners and sinks are deferred
+(:mod:`llmcost._pending`) and run on llmcost's delivery thread, or earlier on the thread of
+whoever reads a total first. Integrations defer their reading of the response the same way
+(:meth:`Call.end_now` then :func:`llmcost._pending.defer`), so the caller's thread pays only
+for opening the call and handing it over.
 """
 
 from __future__ import annotations
@@ -31,16 +38,19 @@ from llmcost._context import (
     Attribution,
     Config,
     budget_stack,
-    drain_stream_endings,
     ensure_configured,
     scope_stack,
 )
+from llmcost._pending import defer, run_pending
 from llmcost.types import Cost, CostRecord, Usage, construct_trusted, new_record_id
 
 if TYPE_CHECKING:
     from llmcost._budgets import Reservation
 
-__all__ = ["Call", "record_usage", "start_call"]
+__all__ = ["Call", "deliver_pending", "record_usage", "start_call"]
+
+#: Run every record still being made, here and now (see :mod:`llmcost._pending`).
+deliver_pending = run_pending
 
 logger = logging.getLogger("llmcost")
 
@@ -66,6 +76,7 @@ class Call:
         "client",
         "config",
         "data_residency",
+        "ended",
         "model",
         "operation",
         "provider",
@@ -108,7 +119,18 @@ class Call:
         self.scopes: tuple[Any, ...] = scope_stack.get()
         self.timestamp = datetime.now(timezone.utc)
         self.started = time.perf_counter()
+        #: When the provider's answer was in (perf_counter): set by :meth:`end_now` when the
+        #: response is read later, so the latency does not include llmcost's own delay.
+        self.ended: float | None = None
         self._done = False
+
+    def end_now(self) -> None:
+        """Note that the response is in, before handing its reading to deferred work."""
+        self.ended = time.perf_counter()
+
+    def _latency_ms(self) -> float:
+        ended = self.ended
+        return ((ended if ended is not None else time.perf_counter()) - self.started) * 1000.0
 
     def _claim(self) -> bool:
         # One lock for all calls: claims are rare and brief, and a Lock per call costs more.
@@ -129,16 +151,13 @@ class Call:
         *,
         estimated: bool = False,
         **meta: Any,
-    ) -> CostRecord | None:
+    ) -> None:
         """Record a call that returned. ``meta`` holds CostRecord fields such as
         ``request_id``, ``response_id``, ``response_model``, ``service_tier``, ``batch``,
-        ``speed``, ``inference_geo``."""
-        if not self._claim():
-            return None
-        latency_ms = (time.perf_counter() - self.started) * 1000.0
-        with errors.internal_guard("recorder"):
-            return _record(self, usage or _EMPTY_USAGE, estimated, latency_ms, meta)
-        return None
+        ``speed``, ``inference_geo``. The record is made and delivered shortly after (see
+        the module docstring)."""
+        if self._claim():
+            defer(_record_guarded, self, usage or _EMPTY_USAGE, estimated, self._latency_ms(), meta)
 
     def fail(
         self,
@@ -147,37 +166,31 @@ class Call:
         *,
         estimated: bool = True,
         **meta: Any,
-    ) -> CostRecord | None:
+    ) -> None:
         """Record a call that raised. It costs nothing unless tokens were already streamed
         (``usage``), which are then priced as ``estimated`` unless the provider reported them."""
         if not self._claim():
-            return None
-        latency_ms = (time.perf_counter() - self.started) * 1000.0
+            return
         meta["status"] = "error"
         meta["error_type"] = type(exc).__name__
-        with errors.internal_guard("recorder"):
-            return _record(
-                self,
-                usage or _EMPTY_USAGE,
-                estimated and usage is not None,
-                latency_ms,
-                meta,
-            )
-        return None
+        defer(
+            _record_guarded,
+            self,
+            usage or _EMPTY_USAGE,
+            estimated and usage is not None,
+            self._latency_ms(),
+            meta,
+        )
 
-    def finish_unknown(self, **meta: Any) -> CostRecord | None:
+    def finish_unknown(self, **meta: Any) -> None:
         """Record a call that was sent (and billed) but whose usage could not be read.
 
         The record has no tokens, no price (``total_cost_usd`` and every money field None,
         ``priced=False``) and ``estimated=True``: it is never reported as $0, and budgets
         settle it as an unpriced call. ``meta`` holds CostRecord fields as for ``finish``.
         """
-        if not self._claim():
-            return None
-        latency_ms = (time.perf_counter() - self.started) * 1000.0
-        with errors.internal_guard("recorder"):
-            return _record(self, _EMPTY_USAGE, True, latency_ms, meta, usage_unknown=True)
-        return None
+        if self._claim():
+            defer(_record_guarded, self, _EMPTY_USAGE, True, self._latency_ms(), meta, True)
 
     def abandon(self) -> None:
         """Forget the call without a record (it was never sent) and release its reservation."""
@@ -207,12 +220,16 @@ def start_call(
         PolicyViolation: the model or request breaks the configured policy.
         UnknownModelError: the model has no price and ``unknown_model="raise"``.
     """
-    drain_stream_endings()  # endings garbage collection handed off run on a caller's thread
     config = ensure_configured()
     call = Call(config, provider, operation, model, request, stream, data_residency, client)
     budgets = budget_stack.get()
     if budgets or config.policy is not None or config.unknown_model == "raise":
         from llmcost import _budgets
+
+        if budgets:
+            # Settle the calls that already returned, so the budget admits against what they
+            # really cost rather than their worst cases still reserved.
+            run_pending()
 
         try:
             call.reservation = _budgets.admit(call, budgets, config)
@@ -289,7 +306,20 @@ def _warn_unknown_once(model: str, provider: str) -> None:
     )
 
 
-def _record(
+def _record_guarded(
+    call: Call,
+    usage: Usage,
+    estimated: bool,
+    latency_ms: float | None,
+    meta: dict[str, Any],
+    usage_unknown: bool = False,
+) -> None:
+    with errors.internal_guard("recorder"):
+        record = _build(call, usage, estimated, latency_ms, meta, usage_unknown)
+        _deliver(call, record, usage_unknown)
+
+
+def _build(
     call: Call,
     usage: Usage,
     estimated: bool,
@@ -370,13 +400,11 @@ def _record(
                 enricher.enrich(fields)
         # The fields come from validated Usage and Cost objects and our own code: skip a second
         # validation pass on the hot path.
-        record = construct_trusted(CostRecord, fields)
+        return construct_trusted(CostRecord, fields)
     except BaseException:
         # The record could not be made: free the budget reservation rather than leak it.
         call._release()
         raise
-    _deliver(call, record, usage_unknown)
-    return record
 
 
 def _deliver(call: Call, record: CostRecord, usage_unknown: bool = False) -> None:
@@ -504,7 +532,11 @@ def record_usage(
     call._done = True
     # The manual path is not guarded: the caller asked for this record and should see errors.
     latency = float(latency_ms) if latency_ms is not None else None
-    record = _record(call, usage, estimated, latency, meta)
+    record = _build(call, usage, estimated, latency, meta)
+    # Delivered before returning, as the caller expects of a record it made by hand; records
+    # of instrumented calls still in the making go first, so sinks see them in order.
+    run_pending()
+    _deliver(call, record)
     budgets = budget_stack.get()
     if budgets:
         from llmcost import _budgets
@@ -588,6 +620,7 @@ def add_listener(listener: Callable[[CostRecord], object]) -> Callable[[], None]
 
     def remove() -> None:
         global _listeners
+        run_pending()  # the records of calls made while it listened still reach it
         with _listeners_lock:
             _listeners = tuple(item for item in _listeners if item is not listener)
 

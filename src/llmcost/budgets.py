@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from llmcost._budgets import (
     Totals,
 )
 from llmcost._context import StackedScope, budget_stack, warn_if_not_instrumented
+from llmcost._pending import run_pending
 
 if TYPE_CHECKING:
     from llmcost.types import CostRecord
@@ -40,6 +42,11 @@ Estimator = Literal["local", "anthropic_api"]
 
 _unnamed = itertools.count(1)
 _ZERO = Decimal(0)
+#: Guards the rarely changed bookkeeping of every budget (unpriced and overshooting calls, the
+#: one warning): one lock for all, since a lock per budget costs every request that opens one.
+_bookkeeping_lock = threading.Lock()
+#: warn_at as an exact Decimal, per value given (str() first: 0.8 means the decimal 0.8).
+_fractions: dict[float | Decimal, Decimal] = {}
 
 
 def _tidy(amount: Decimal) -> Decimal:
@@ -54,6 +61,8 @@ def _tidy(amount: Decimal) -> Decimal:
 def _money_limit(value: Any) -> Decimal | None:
     if value is None:
         return None
+    if type(value) is int and value >= 0:  # the common case, exact and finite
+        return Decimal(value)
     if isinstance(value, bool):
         raise TypeError(f"budget(max_cost_usd=...) must be a number of dollars, got {value!r}")
     try:
@@ -120,6 +129,35 @@ class Budget(StackedScope):
         store: BudgetStore | None = None,
         estimator: Estimator = "local",
     ) -> None:
+        self._setup(
+            max_cost_usd,
+            max_input_tokens,
+            max_output_tokens,
+            max_total_tokens,
+            max_calls,
+            on_exceed,
+            warn_at,
+            on_warn,
+            name,
+            store,
+            estimator,
+        )
+
+    def _setup(
+        self,
+        max_cost_usd: Decimal | float | int | str | None,
+        max_input_tokens: int | None,
+        max_output_tokens: int | None,
+        max_total_tokens: int | None,
+        max_calls: int | None,
+        on_exceed: OnExceed,
+        warn_at: float | None,
+        on_warn: Callable[[Budget], object] | None,
+        name: str | None,
+        store: BudgetStore | None,
+        estimator: Estimator,
+    ) -> None:
+        # Positional, so that budget() (one per request) passes eleven arguments cheaply.
         if on_exceed not in ("raise", "warn"):
             raise ValueError(f"budget(on_exceed=...) must be 'raise' or 'warn', got {on_exceed!r}")
         if warn_at is not None and (
@@ -142,12 +180,19 @@ class Budget(StackedScope):
             raise TypeError(
                 f"budget(store=...) must implement reserve/settle/release/read, got {store!r}"
             )
+        # A budget is opened per request: the unset limits skip their checks.
         self.limits = Limits(  # cost, input, output, total, calls
-            _money_limit(max_cost_usd),
-            _count_limit("max_input_tokens", max_input_tokens),
-            _count_limit("max_output_tokens", max_output_tokens),
-            _count_limit("max_total_tokens", max_total_tokens),
-            _count_limit("max_calls", max_calls),
+            None if max_cost_usd is None else _money_limit(max_cost_usd),
+            None
+            if max_input_tokens is None
+            else _count_limit("max_input_tokens", max_input_tokens),
+            None
+            if max_output_tokens is None
+            else _count_limit("max_output_tokens", max_output_tokens),
+            None
+            if max_total_tokens is None
+            else _count_limit("max_total_tokens", max_total_tokens),
+            None if max_calls is None else _count_limit("max_calls", max_calls),
         )
         self.on_exceed: OnExceed = on_exceed
         self.warn_at = warn_at
@@ -170,12 +215,12 @@ class Budget(StackedScope):
             self.key = name
         else:
             self.key = f"budget-{uuid.uuid4().hex}"
-        self.records: list[CostRecord] = []
-        self.unpriced_calls = 0
+        self._records: list[CostRecord] = []
+        self._unpriced_calls = 0
         self.exceeded_calls = 0
-        self._warned = False
+        # Whether the one warning of warn_at was given (or there is none to give).
+        self._warned = warn_at is None
         self._overshoot_logged = False
-        self._lock = threading.Lock()
 
     @property
     def display_name(self) -> str:
@@ -220,9 +265,25 @@ class Budget(StackedScope):
 
     # -- figures -------------------------------------------------------------------------------
 
+    # Every figure first waits for the records of calls that already returned and are still
+    # being made (llmcost._pending): a figure read after a call never misses that call.
+
     def totals(self) -> Totals:
         """Spent and reserved amounts, read atomically from the store."""
+        run_pending()
         return self.store.read(self.key)
+
+    @property
+    def records(self) -> list[CostRecord]:
+        """The records of the calls settled on this budget object (a live list)."""
+        run_pending()
+        return self._records
+
+    @property
+    def unpriced_calls(self) -> int:
+        """Calls whose model had no price (they add tokens but no cost)."""
+        run_pending()
+        return self._unpriced_calls
 
     @property
     def spent_usd(self) -> Decimal:
@@ -269,23 +330,30 @@ class Budget(StackedScope):
         """(dimension, limit, level) for each limit that ``warn_at`` applies to."""
         levels = self._warn_levels
         if levels is None:
-            fraction = Decimal(str(self._warn_fraction))
+            given = self._warn_fraction
+            assert given is not None  # levels are () without warn_at
+            fraction = _fractions.get(given)
+            if fraction is None:
+                fraction = Decimal(str(given))
+                if len(_fractions) < 64:  # a few distinct values in any real program
+                    _fractions[given] = fraction
+            # A limit of 0 has no level to cross on the way.
             levels = self._warn_levels = tuple(
-                (dimension, limit, fraction * limit)
-                for dimension, limit in self.limits.items()
-                if limit
+                [(dim, limit, fraction * limit) for dim, limit in self.limits._items if limit]
             )
         return levels
 
     def _settled(
         self, reserved: Amounts, actual: Amounts, record: CostRecord, charged: bool
     ) -> None:
-        totals = self.store.settle(self.key, reserved, actual) if charged else self.totals()
-        self.records.append(record)  # list.append is atomic
+        # Uncharged: an outer budget on the same store key settled the call already.
+        store = self.store
+        totals = store.settle(self.key, reserved, actual) if charged else store.read(self.key)
+        self._records.append(record)  # list.append is atomic
         if record.total_cost_usd is None:
-            with self._lock:
-                self.unpriced_calls += 1
-        if not self._warned:
+            with _bookkeeping_lock:
+                self._unpriced_calls += 1
+        if not self._warned:  # True from the start without warn_at
             self._check_warn(totals)
 
     def _released(self, reserved: Amounts, charged: bool) -> None:
@@ -295,7 +363,7 @@ class Budget(StackedScope):
     def _overshot(self, error: errors.BudgetExceeded) -> None:
         """A call was let through over a limit (warn mode): count, log once."""
         errors.count("budget.exceeded_warn")
-        with self._lock:
+        with _bookkeeping_lock:
             self.exceeded_calls += 1
             first = not self._overshoot_logged
             self._overshoot_logged = True
@@ -307,18 +375,14 @@ class Budget(StackedScope):
             )
 
     def _check_warn(self, totals: Totals) -> None:
-        if self._warned:
-            return
-        crossed = None
-        spent = totals.spent
-        levels = self._warn_levels
-        for dimension, limit, level in self._levels() if levels is None else levels:
+        spent = totals[0]
+        for dimension, limit, level in self._warn_levels or self._levels():
             if getattr(spent, dimension) >= level:
                 crossed = (dimension, limit)
                 break
-        if crossed is None:
+        else:
             return
-        with self._lock:
+        with _bookkeeping_lock:
             first = not self._warned
             self._warned = True
         if not first:
@@ -414,16 +478,28 @@ def budget(
         >>> b.remaining_usd
         Decimal('0.05')
     """
-    return Budget(
+    opened = Budget.__new__(Budget)
+    opened._setup(
         max_cost_usd,
-        max_input_tokens=max_input_tokens,
-        max_output_tokens=max_output_tokens,
-        max_total_tokens=max_total_tokens,
-        max_calls=max_calls,
-        on_exceed=on_exceed,
-        warn_at=warn_at,
-        on_warn=on_warn,
-        name=name,
-        store=store,
-        estimator=estimator,
+        max_input_tokens,
+        max_output_tokens,
+        max_total_tokens,
+        max_calls,
+        on_exceed,
+        warn_at,
+        on_warn,
+        name,
+        store,
+        estimator,
     )
+    return opened
+
+
+def _lock_after_fork_in_child() -> None:
+    # A thread of the parent may have held the lock at fork(): the child gets a fresh one.
+    global _bookkeeping_lock
+    _bookkeeping_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_lock_after_fork_in_child)

@@ -162,6 +162,10 @@ def stats() -> dict[str, int]:
         >>> llmcost.stats().get("internal_errors", 0)
         0
     """
+    # The records of calls that already returned may still be in the making: count them.
+    from llmcost._pending import run_pending
+
+    run_pending()
     with _counts_lock:
         return dict(_counts)
 

@@ -209,13 +209,14 @@ class LLMCost:
     @property
     def records(self) -> list[CostRecord]:
         """Every :class:`~llmcost.CostRecord` made during the test so far, oldest first."""
+        _make_pending_records()
         with self._lock:
             return list(self._records)
 
     @property
     def calls(self) -> int:
         """How many LLM calls were recorded."""
-        return len(self._records)
+        return len(self.records)
 
     @property
     def total_usd(self) -> Decimal:
@@ -611,12 +612,12 @@ def llm_cost(request: pytest.FixtureRequest) -> LLMCost:
     return capture
 
 
-def _drain_stream_endings() -> None:
-    """Record the streams a test dropped without closing, so they count against that test
-    (garbage collection only hands their endings off; they run at the next call or here)."""
-    from llmcost._context import drain_stream_endings
+def _make_pending_records() -> None:
+    """Make the records still in the making (llmcost._pending: calls that returned, streams a
+    test dropped without closing), so they count against the test that made them."""
+    from llmcost._pending import run_pending
 
-    drain_stream_endings()
+    run_pending()
 
 
 def _activate_llmcost() -> None:
@@ -662,6 +663,7 @@ class _CostPlugin:
         if capture is None:
             capture = LLMCost(item.nodeid)
             item.stash[_CAPTURE_KEY] = capture
+            _make_pending_records()  # an earlier test's last calls belong to that test
             self.current = capture
         if self.remove_listener is None:
             from llmcost import _recorder
@@ -697,7 +699,10 @@ class _CostPlugin:
         try:
             return (yield)
         finally:
-            self.current = None
+            try:
+                _make_pending_records()  # this test's last calls count against it
+            finally:
+                self.current = None
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -732,7 +737,7 @@ class _CostPlugin:
             result = yield
         # Reached only when the test passed: a failing test keeps its own failure. Failing
         # here, inside the call phase, makes it a test failure rather than a teardown error.
-        _drain_stream_endings()
+        _make_pending_records()
         records = capture.records
         problems = limits.problems(records) if limits is not None else []
         if self.settings.unpriced == "fail" and not (limits and limits.usd is not None):
@@ -757,7 +762,7 @@ class _CostPlugin:
             # The teardown report is a test's last: it carries the test's totals, to the xdist
             # controller or to the local aggregation below. Replace, never add: a re-run test
             # reports once.
-            _drain_stream_endings()
+            _make_pending_records()
             payload = _Tally.of(capture.records).to_payload()
             limits, _ = self._limits_for(item)
             payload["limit_usd"] = None if limits is None or limits.usd is None else str(limits.usd)

@@ -24,6 +24,7 @@ from llmcost._context import (
     state,
     warn_if_not_instrumented,
 )
+from llmcost._pending import run_pending
 
 if TYPE_CHECKING:
     from llmcost.types import CostRecord
@@ -67,12 +68,12 @@ class CostScope(StackedScope):
         self.tags: dict[str, str] = {k: str(v) for k, v in (tags or {}).items()}
         #: The merged attribution in force inside this scope; set when the scope is entered.
         self.attribution: Attribution = Attribution()
-        self.records: list[CostRecord] = []
-        self.total_cost_usd: Decimal = _ZERO
-        self.input_tokens = 0
-        self.output_tokens = 0
-        self.cache_read_tokens = 0
-        self.unpriced_calls = 0
+        self._records: list[CostRecord] = []
+        self._total_cost_usd: Decimal = _ZERO
+        self._input_tokens = 0
+        self._output_tokens = 0
+        self._cache_read_tokens = 0
+        self._unpriced_calls = 0
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -81,10 +82,50 @@ class CostScope(StackedScope):
             f"total_cost_usd={self.total_cost_usd})"
         )
 
+    # Every total first waits for the records of calls that already returned and are still
+    # being made (llmcost._pending): a total read after a call never misses that call.
+
+    @property
+    def records(self) -> list[CostRecord]:
+        """The records made inside this scope, in the order they were made (a live list)."""
+        run_pending()
+        return self._records
+
     @property
     def calls(self) -> int:
         """How many records were made inside this scope."""
-        return len(self.records)
+        run_pending()
+        return len(self._records)
+
+    @property
+    def total_cost_usd(self) -> Decimal:
+        """The exact sum of the priced records' ``total_cost_usd``."""
+        run_pending()
+        return self._total_cost_usd
+
+    @property
+    def input_tokens(self) -> int:
+        """Input tokens of every record (cache reads and writes included)."""
+        run_pending()
+        return self._input_tokens
+
+    @property
+    def output_tokens(self) -> int:
+        """Output tokens of every record (reasoning included)."""
+        run_pending()
+        return self._output_tokens
+
+    @property
+    def cache_read_tokens(self) -> int:
+        """Input tokens read from the provider's prompt cache."""
+        run_pending()
+        return self._cache_read_tokens
+
+    @property
+    def unpriced_calls(self) -> int:
+        """Records whose model has no price (never counted in ``total_cost_usd``)."""
+        run_pending()
+        return self._unpriced_calls
 
     def _fresh(self) -> CostScope:
         """A new, empty scope with the same tags (each decorated call gets its own)."""
@@ -100,14 +141,14 @@ class CostScope(StackedScope):
         # Called by the recorder for every record made while this scope is open, possibly from
         # several threads that carried the context across: hence the lock.
         with self._lock:
-            self.records.append(record)
-            self.input_tokens += record.input_tokens
-            self.output_tokens += record.output_tokens
-            self.cache_read_tokens += record.cache_read_tokens
+            self._records.append(record)
+            self._input_tokens += record.input_tokens
+            self._output_tokens += record.output_tokens
+            self._cache_read_tokens += record.cache_read_tokens
             if record.total_cost_usd is None:
-                self.unpriced_calls += 1
+                self._unpriced_calls += 1
             else:
-                self.total_cost_usd += record.total_cost_usd
+                self._total_cost_usd += record.total_cost_usd
 
     # -- opening (with / async with come from StackedScope) ---------------------------------
 

@@ -48,8 +48,10 @@ def test_reserves_the_exact_worst_case_and_settles_to_the_real_cost() -> None:
         call = start_call("openai", "chat", "gpt-4o-mini", request=request)
         assert b.reserved_usd == worst_case("gpt-4o-mini", request, 200)
         assert b.spent_usd == 0
-        record = call.finish(Usage(input_tokens=20, output_tokens=7))
-    assert record is not None
+        call.finish(Usage(input_tokens=20, output_tokens=7))
+        # The record is made after finish (llmcost._pending); reading a figure waits for it.
+        assert b.reserved_usd == 0
+        [record] = b.records
     assert record.total_cost_usd is not None
     assert b.reserved_usd == 0
     assert b.spent_usd == record.total_cost_usd
@@ -125,8 +127,9 @@ def test_settle_and_release_are_idempotent() -> None:
         call = start_call("openai", "chat", "gpt-4o-mini", request=chat(max_tokens=10))
         reservation = call.reservation
         assert reservation is not None
-        record = call.finish(Usage(input_tokens=5, output_tokens=5))
-        assert record is not None
+        call.finish(Usage(input_tokens=5, output_tokens=5))
+        [record] = b.records
+        assert not reservation.open
         reservation.release()
         reservation.settle(record)
         assert (b.calls, b.reserved_usd, b.spent_usd) == (1, 0, record.total_cost_usd)
@@ -134,8 +137,8 @@ def test_settle_and_release_are_idempotent() -> None:
         assert b.reserved_usd > 0
         abandoned.abandon()
         abandoned.abandon()
-        assert abandoned.finish(Usage(input_tokens=1)) is None
-        assert (b.calls, b.reserved_usd) == (1, 0)
+        abandoned.finish(Usage(input_tokens=1))
+        assert (b.calls, b.reserved_usd, len(b.records)) == (1, 0, 1)
 
 
 def test_failed_call_releases_its_worst_case_and_counts_as_a_call() -> None:
@@ -278,6 +281,7 @@ def test_warn_at_logs_once_and_calls_on_warn(caplog: pytest.LogCaptureFixture) -
             start_call(
                 "openai", "embeddings", "text-embedding-3-small", request={"input": "x"}
             ).finish(Usage(input_tokens=1))
+            assert b.calls == index + 1  # reading a figure settles the calls that returned
             assert len(seen) == (1 if index >= 4 else 0)
     assert seen == [b]
     assert len([r for r in caplog.records if "has used" in r.getMessage()]) == 1
@@ -290,10 +294,10 @@ def test_a_failing_on_warn_callback_does_not_break_the_call() -> None:
         raise RuntimeError("callback bug")
 
     with llmcost.budget(max_calls=1, on_warn=boom) as b:
-        record = start_call(
-            "openai", "embeddings", "text-embedding-3-small", request={"input": "x"}
-        ).finish(Usage(input_tokens=1))
-    assert record is not None
+        start_call("openai", "embeddings", "text-embedding-3-small", request={"input": "x"}).finish(
+            Usage(input_tokens=1)
+        )
+    assert len(b.records) == 1
     assert b.calls == 1
     assert llmcost.stats()["budget.on_warn_errors"] == 1
 

@@ -94,11 +94,13 @@ def test_unknown_model_raise_policy() -> None:
 
 def test_unknown_model_raise_refuses_before_the_call_is_sent() -> None:
     """For instrumented calls the refusal comes at start_call, before anything is sent."""
-    llmcost.configure(unknown_model="raise")
+    sink = MemorySink()
+    llmcost.configure(sinks=[sink], unknown_model="raise")
     with pytest.raises(llmcost.UnknownModelError):
         _recorder.start_call("acme", "chat", "mystery-1")
     call = _recorder.start_call("openai", "chat", "gpt-4o")
-    assert call.finish(Usage(input_tokens=1)) is not None
+    call.finish(Usage(input_tokens=1))
+    assert [record.model for record in sink.records] == ["gpt-4o"]
 
 
 def test_unknown_model_ignore_policy(
@@ -125,10 +127,10 @@ def test_configure_rejects_bad_options() -> None:
 def test_response_model_is_priced_before_the_requested_name(memory_sink: MemorySink) -> None:
     """A deployment alias is requested, the provider reports the real model: price that."""
     call = _recorder.start_call("openai", "chat", "my-azure-deployment")
-    record = call.finish(
+    call.finish(
         Usage(input_tokens=1_000_000), response_model="gpt-4o-mini-2024-07-18", request_id="r"
     )
-    assert record is not None
+    [record] = memory_sink.records
     assert record.priced is True
     assert record.model == "my-azure-deployment"
     assert record.response_model == "gpt-4o-mini-2024-07-18"
@@ -138,18 +140,19 @@ def test_response_model_is_priced_before_the_requested_name(memory_sink: MemoryS
 def test_a_call_is_recorded_once(memory_sink: MemorySink) -> None:
     """finish/fail after the first record are no-ops (a stream closed twice, say)."""
     call = _recorder.start_call("openai", "chat", "gpt-4o", stream=True)
-    assert call.finish(Usage(input_tokens=10, output_tokens=1)) is not None
-    assert call.finish(Usage(input_tokens=10, output_tokens=1)) is None
-    assert call.fail(RuntimeError("late")) is None
-    assert len(memory_sink.records) == 1
-    assert memory_sink.records[0].stream is True
+    call.finish(Usage(input_tokens=10, output_tokens=1))
+    call.finish(Usage(input_tokens=20, output_tokens=2))
+    call.fail(RuntimeError("late"))
+    call.finish_unknown()
+    [record] = memory_sink.records
+    assert (record.stream, record.input_tokens, record.status) == (True, 10, "ok")
 
 
 def test_failed_call_costs_nothing_without_streamed_tokens(memory_sink: MemorySink) -> None:
     """A call that raised is recorded as an error with a $0 cost, not estimated."""
     call = _recorder.start_call("openai", "chat", "gpt-4o")
-    record = call.fail(TimeoutError("slow"))
-    assert record is not None
+    call.fail(TimeoutError("slow"))
+    [record] = memory_sink.records
     assert (record.status, record.error_type) == ("error", "TimeoutError")
     assert record.total_cost_usd == Decimal(0)
     assert record.estimated is False
@@ -158,8 +161,8 @@ def test_failed_call_costs_nothing_without_streamed_tokens(memory_sink: MemorySi
 def test_failed_stream_prices_what_was_streamed_as_estimated(memory_sink: MemorySink) -> None:
     """Tokens streamed before a failure are priced and flagged estimated."""
     call = _recorder.start_call("openai", "chat", "gpt-4o", stream=True)
-    record = call.fail(ConnectionError("reset"), Usage(input_tokens=1000, output_tokens=100))
-    assert record is not None
+    call.fail(ConnectionError("reset"), Usage(input_tokens=1000, output_tokens=100))
+    [record] = memory_sink.records
     assert record.status == "error"
     assert record.estimated is True
     assert record.total_cost_usd == Decimal("0.0035")
@@ -169,8 +172,8 @@ def test_scopes_are_captured_when_the_call_starts(memory_sink: MemorySink) -> No
     """A stream consumed after its scope closed still belongs to that scope."""
     with llmcost.track_cost(feature="streaming") as scope:
         call = _recorder.start_call("openai", "chat", "gpt-4o", stream=True)
-    record = call.finish(Usage(input_tokens=10))
-    assert record is not None
+    call.finish(Usage(input_tokens=10))
+    [record] = memory_sink.records
     assert record.feature == "streaming"
     assert scope.calls == 1
 
@@ -196,17 +199,19 @@ def test_a_raising_sink_is_isolated(
 def test_internal_errors_never_reach_the_user(
     swallow_internal_errors: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Break pricing on purpose: finishing a call swallows, counts and returns None."""
+    """Break pricing on purpose: finishing a call swallows, counts and makes no record."""
     from llmcost import pricing
 
     def broken_cost(*args: Any, **kwargs: Any) -> Any:
         raise ZeroDivisionError("pricing bug")
 
     monkeypatch.setattr(pricing, "cost", broken_cost)
-    llmcost.configure()
+    sink = MemorySink()
+    llmcost.configure(sinks=[sink])
     call = _recorder.start_call("openai", "chat", "gpt-4o")
-    assert call.finish(Usage(input_tokens=1)) is None
+    call.finish(Usage(input_tokens=1))
     assert llmcost.stats()["internal_errors.recorder"] == 1
+    assert sink.records == []
 
 
 def test_internal_errors_fail_the_test_suite(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -218,8 +223,9 @@ def test_internal_errors_fail_the_test_suite(monkeypatch: pytest.MonkeyPatch) ->
 
     monkeypatch.setattr(pricing, "cost", broken_cost)
     call = _recorder.start_call("openai", "chat", "gpt-4o")
+    call.finish(Usage(input_tokens=1))  # the record is made later, off the caller's path
     with pytest.raises(ZeroDivisionError):
-        call.finish(Usage(input_tokens=1))
+        _recorder.deliver_pending()  # ... and its error fails whoever waits for it
 
 
 def test_disabled_mode_switches_wrappers_off(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -327,8 +333,9 @@ def test_records_keep_the_declared_field_order(memory_sink: MemorySink) -> None:
 def test_unknown_meta_from_an_integration_is_an_internal_error(memory_sink: MemorySink) -> None:
     """A misspelt field from an integration is caught, not silently stored."""
     call = _recorder.start_call("openai", "chat", "gpt-4o")
+    call.finish(Usage(input_tokens=1), request_idd="r")
     with pytest.raises(TypeError, match="request_idd"):
-        call.finish(Usage(input_tokens=1), request_idd="r")
+        _recorder.deliver_pending()
     assert memory_sink.records == []
 
 
@@ -500,11 +507,10 @@ def test_finish_unknown_records_an_unpriced_estimated_call_never_zero(
     estimated; recorded once; a budget settles it as an unpriced call, not a leak."""
     with llmcost.budget(max_cost_usd=1) as budget:
         call = _recorder.start_call("openai", "chat", "gpt-4o", stream=True)
-        record = call.finish_unknown(request_id="req_1", response_id="chatcmpl-1")
-        assert call.finish(Usage(input_tokens=10)) is None  # one record per call
-        assert call.finish_unknown() is None
-    assert record is not None
-    assert memory_sink.records == [record]
+        call.finish_unknown(request_id="req_1", response_id="chatcmpl-1")
+        call.finish(Usage(input_tokens=10))  # one record per call: no-ops
+        call.finish_unknown()
+    [record] = memory_sink.records
     assert (record.priced, record.estimated, record.status) == (False, True, "ok")
     money = (
         record.input_cost_usd,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import gc
+import threading
 from typing import Any
 
 import pytest
 
 import llmcost
-from llmcost import _recorder
+from llmcost import _pending, _recorder
 from llmcost.integrations import _streams
 from llmcost.integrations._streams import RecordingStream
 
@@ -70,15 +71,28 @@ def test_an_observer_failing_at_the_end_fails_the_suite_after_ending_the_call(
 
 
 def test_garbage_collection_only_hands_the_ending_off(sink: llmcost.sinks.MemorySink) -> None:
-    """__del__ never runs the observer (it may hold our locks); the next call runs it."""
-    observer = Observer()
+    """__del__ never runs the observer (it may hold our locks): the delivery thread or the
+    next reader does, after the collector is done."""
+    collecting = threading.Event()
+    during_collection: list[bool] = []
+
+    class Watching(Observer):
+        def on_end(self, error: BaseException | None, completed: bool) -> None:
+            mine = threading.get_ident() == main_thread
+            during_collection.append(mine and collecting.is_set())
+            super().on_end(error, completed)
+
+    main_thread = threading.get_ident()
+    observer = Watching()
     stream = RecordingStream(iter([1, 2, 3]), observer)
     assert next(stream) == 1
+    collecting.set()
     del stream
     gc.collect()
-    assert observer.ends == []
-    _recorder.start_call("openai", "chat", "gpt-4o-mini").abandon()
+    collecting.clear()
+    _pending.run_pending()
     assert observer.ends == [(None, False)]
+    assert during_collection == [False]
 
 
 def test_flush_runs_the_endings_handed_off(sink: llmcost.sinks.MemorySink) -> None:
@@ -101,7 +115,7 @@ def test_a_closed_stream_hands_nothing_off() -> None:
     assert list(stream) == [1]
     del stream
     gc.collect()
-    assert not _streams.pending
+    assert not _pending.pending()
     assert observer.ends == [(None, True)]
 
 
@@ -115,7 +129,7 @@ def test_nothing_is_handed_off_while_the_interpreter_exits(
     with monkeypatch.context() as patch:
         patch.setattr(_streams.sys, "is_finalizing", lambda: True)
         stream.__del__()
-    assert not _streams.pending
+    assert not _pending.pending()
     assert observer.ends == []
 
 
@@ -129,7 +143,7 @@ def test_a_failing_pending_ending_does_not_stop_the_others() -> None:
 
     _streams.defer(broken)
     _streams.defer(lambda: ran.append("second"))
-    _streams.drain_pending()
+    _pending.run_pending()
     assert ran == ["second"]
-    assert not _streams.pending
+    assert not _pending.pending()
     assert llmcost.stats()["internal_errors.stream.end"] == 1

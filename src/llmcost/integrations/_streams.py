@@ -15,21 +15,21 @@ no call is left open holding its budget reservation.
 
 Garbage collection can run inside any bytecode, including while this very thread holds one of
 llmcost's locks (budget store, sinks, logging), so ``__del__`` never records: it hands the
-ending to :func:`defer`, and the ending runs at the next :func:`drain_pending`: the start of
-the next call, or ``llmcost.flush()`` (which also runs at exit).
+ending to :func:`defer`, and the ending runs with the other pending work
+(:mod:`llmcost._pending`): on the delivery thread, or when a total is read, at
+``llmcost.flush()``, or at exit.
 """
 
 from __future__ import annotations
 
 import functools
 import sys
-from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import wrapt
 
-from llmcost import errors
+from llmcost import _pending, errors
 
 if TYPE_CHECKING:
     from llmcost._recorder import Call
@@ -39,9 +39,7 @@ __all__ = [
     "RecordingStream",
     "StreamObserver",
     "defer",
-    "drain_pending",
     "end_observer",
-    "pending",
 ]
 
 
@@ -64,28 +62,18 @@ class StreamObserver(Protocol):
 
 # --- endings handed off by garbage collection -------------------------------------------------
 
-#: Endings waiting to run outside the garbage collector. deque.append and popleft are atomic
-#: and take no lock of ours, so __del__ can append from inside any lock. Callers test its
-#: truth before calling :func:`drain_pending`, which keeps the empty case to one check.
-pending: deque[Callable[[], object]] = deque()
-
 
 def defer(action: Callable[[], object]) -> None:
-    """Run ``action`` at the next :func:`drain_pending` (for ``__del__``: never record there)."""
-    pending.append(action)
+    """Run ``action`` later, outside the garbage collector (for ``__del__``: never record
+    there). It runs with the other pending work of :mod:`llmcost._pending`."""
+    _pending.defer_from_finalizer(_run_ending, action)
 
 
-def drain_pending() -> None:
-    """Run the endings handed off by :func:`defer`, oldest first (cheap when there are none)."""
-    while pending:
-        try:
-            action = pending.popleft()
-        except IndexError:  # another thread took the last one
-            return
-        try:
-            action()
-        except Exception as exc:
-            errors.report_internal_error("stream.end", exc)
+def _run_ending(action: Callable[[], object]) -> None:
+    try:
+        action()
+    except Exception as exc:
+        errors.report_internal_error("stream.end", exc)
 
 
 def end_observer(

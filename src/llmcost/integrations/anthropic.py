@@ -32,6 +32,7 @@ import wrapt
 
 from llmcost import errors
 from llmcost._context import state
+from llmcost._pending import defer
 from llmcost._recorder import Call, start_call
 from llmcost.integrations._anthropic_usage import (
     MalformedUsage,
@@ -39,7 +40,8 @@ from llmcost.integrations._anthropic_usage import (
     message_meta,
 )
 from llmcost.integrations._fields import field
-from llmcost.integrations._streams import AsyncRecordingStream, RecordingStream, defer
+from llmcost.integrations._streams import AsyncRecordingStream, RecordingStream
+from llmcost.integrations._streams import defer as defer_ending
 from llmcost.integrations._wrapping import Integration, Target
 from llmcost.types import Usage
 
@@ -190,6 +192,15 @@ def _finish_message(call: Call, message: Any, meta: dict[str, Any]) -> None:
     call.finish(usage, **found, **accumulated.meta())
 
 
+def _finish_later(call: Call, message: Any, meta: dict[str, Any] | None, instance: Any) -> None:
+    try:
+        if meta is None:
+            meta = {"replayed": _client_replays(instance)}
+        _finish_message(call, message, meta)
+    except Exception as exc:
+        _lost(call, exc, message)
+
+
 def _lost(call: Call, exc: Exception, message: Any = None) -> None:
     """Recording a returned call failed partway: end it anyway, then report the error."""
     try:
@@ -209,12 +220,15 @@ def _settle(call: Call, result: Any, instance: Any) -> Any:
             if _is_api_response(result):
                 return _RawStreamResponse(result, call, instance)
             return RecordingStream(result, _StreamRecorder(call, result, instance))
+        meta = None
         if _is_api_response(result):
             message = result.parse()
-            _finish_message(call, message, _header_meta(result.http_response, instance))
+            meta = _header_meta(result.http_response, instance)
         else:
             message = result
-            _finish_message(call, result, {"replayed": _client_replays(instance)})
+        # Read later, off the caller's path (llmcost._pending): the message is complete.
+        call.end_now()
+        defer(_finish_later, call, message, meta, instance)
     except Exception as exc:
         _lost(call, exc, message)
     return result
@@ -228,12 +242,15 @@ async def _asettle(call: Call, result: Any, instance: Any) -> Any:
             if _is_api_response(result):
                 return _AsyncRawStreamResponse(result, call, instance)
             return AsyncRecordingStream(result, _StreamRecorder(call, result, instance))
+        meta = None
         if _is_api_response(result):
             message = await result.parse()
-            _finish_message(call, message, _header_meta(result.http_response, instance))
+            meta = _header_meta(result.http_response, instance)
         else:
             message = result
-            _finish_message(call, result, {"replayed": _client_replays(instance)})
+        # Read later, off the caller's path (llmcost._pending): the message is complete.
+        call.end_now()
+        defer(_finish_later, call, message, meta, instance)
     except Exception as exc:
         _lost(call, exc, message)
     return result
@@ -420,7 +437,7 @@ class _ManagerProxy(wrapt.BaseObjectProxy[Any]):
         if call is None or getattr(self, "_self_entered", True) or sys.is_finalizing():
             return
         if not call.done:
-            defer(call.abandon)
+            defer_ending(call.abandon)
 
 
 class _StreamManagerProxy(_ManagerProxy):
@@ -517,7 +534,7 @@ class _RawStreamResponse(wrapt.BaseObjectProxy[Any]):
         if call is None or call.done or self._self_stream is not None or sys.is_finalizing():
             return
         http_response = getattr(self.__wrapped__, "http_response", None)
-        defer(functools.partial(_end_unread, call, http_response, self._self_instance))
+        defer_ending(functools.partial(_end_unread, call, http_response, self._self_instance))
 
 
 class _AsyncRawStreamResponse(_RawStreamResponse):

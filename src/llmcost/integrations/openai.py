@@ -34,10 +34,12 @@ import wrapt
 
 from llmcost import errors
 from llmcost._context import state
+from llmcost._pending import defer
 from llmcost._recorder import Call, start_call
 from llmcost.integrations import _openai_usage
 from llmcost.integrations._fields import field, view
-from llmcost.integrations._streams import AsyncRecordingStream, RecordingStream, defer
+from llmcost.integrations._streams import AsyncRecordingStream, RecordingStream
+from llmcost.integrations._streams import defer as defer_ending
 from llmcost.integrations._wrapping import Integration, Target
 from llmcost.types import Usage
 
@@ -424,7 +426,11 @@ def _should_inject(stream_options: Any, official: bool) -> bool:
 def _handle_result(ctx: _CallContext, result: Any) -> Any:
     """Record a returned result, or wrap it so that it is recorded when read."""
     if not isinstance(result, _SDK.special_types):  # a parsed response: nearly every call
-        ctx.finish_body(result)
+        # Read later, off the caller's path (llmcost._pending): the response is complete.
+        call = ctx.call
+        if call is not None:
+            call.end_now()
+        defer(_finish_parsed, ctx, result)
         return result
     if isinstance(result, _SDK.stream_types):
         return RecordingStream(result, _observer_for(ctx, result))
@@ -435,6 +441,13 @@ def _handle_result(ctx: _CallContext, result: Any) -> Any:
     if isinstance(result, _SDK.api_response_types):
         return _StreamedAPIResponse(result, ctx)
     return _AsyncStreamedAPIResponse(result, ctx)  # the last of special_types
+
+
+def _finish_parsed(ctx: _CallContext, body: Any) -> None:
+    try:
+        ctx.finish_body(body)
+    except Exception as exc:
+        _lost(ctx, exc)
 
 
 def _observer_for(ctx: _CallContext, stream: Any) -> _StreamObserverBase:
@@ -489,7 +502,7 @@ class _LegacyRawStreamResponse(wrapt.BaseObjectProxy[Any]):
         # and outside the garbage collector (see _streams.defer).
         ctx = getattr(self, "_self_ctx", None)
         if ctx is not None and self._self_stream is None and not sys.is_finalizing():
-            defer(functools.partial(_end_unread, ctx))
+            defer_ending(functools.partial(_end_unread, ctx))
 
 
 def _wrap_stream(ctx: _CallContext, stream: Any) -> Any:
@@ -554,7 +567,7 @@ class _APIResponseBase(wrapt.BaseObjectProxy[Any]):
             return
         call = ctx.call
         if call is not None and not call.done:
-            defer(functools.partial(_end_unread, ctx))
+            defer_ending(functools.partial(_end_unread, ctx))
 
 
 class _StreamedAPIResponse(_APIResponseBase):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
+from llmcost._pending import run_pending
+
 if TYPE_CHECKING:
     from llmcost.types import CostRecord
 
@@ -36,11 +38,14 @@ class MemorySink:
 
     @property
     def records(self) -> list[CostRecord]:
-        """A copy of the records held, oldest first."""
+        """A copy of the records held, oldest first (calls that already returned included:
+        their records, still being made, are waited for)."""
+        run_pending()
         with self._lock:
             return list(self._records)
 
     def __len__(self) -> int:
+        run_pending()
         return len(self._records)
 
     def emit(self, record: CostRecord) -> None:

@@ -121,8 +121,9 @@ def test_malformed_usage_fails_the_suite(
     """Under the test suite a malformed usage block is an internal error that surfaces."""
     body = bodies.message("claude-sonnet-4-6", {"input_tokens": "lots", "output_tokens": 3})
     client = mock_client(http.json(body))
+    client.messages.create(**ASK)
     with pytest.raises(MalformedUsage, match="input_tokens"):
-        client.messages.create(**ASK)
+        llmcost._recorder.deliver_pending()
 
 
 @pytest.mark.usefixtures("swallow_internal_errors")

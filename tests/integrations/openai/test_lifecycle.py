@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
 
 import openai
 import pytest
@@ -144,12 +145,24 @@ async def test_service_tier_as_served_is_recorded_and_priced(sink, mode):
 
 
 @pytest.mark.parametrize("mode", ["sync"])
-def test_record_made_before_user_sees_result(sink, transport, mode):
+def test_record_is_delivered_off_the_callers_path_without_a_read(sink, transport, mode):
+    """The caller only hands the response over; llmcost's delivery thread makes the record
+    and reaches listeners and sinks on its own, with the latency measured at the response."""
     client = make_client(mode, transport)
-    seen = []
-    remove = llmcost._recorder.add_listener(seen.append)
+    delivered = threading.Event()
+    threads: list[int] = []
+
+    def listen(record: llmcost.CostRecord) -> None:
+        threads.append(threading.get_ident())
+        delivered.set()
+
+    remove = llmcost._recorder.add_listener(listen)
     try:
         client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
-        assert len(seen) == 1
+        assert delivered.wait(timeout=10)
     finally:
         remove()
+    assert threads != [threading.get_ident()]
+    [record] = sink.records
+    assert record.latency_ms is not None
+    assert record.latency_ms < 10_000

@@ -61,8 +61,10 @@ def test_usage_extraction_crashing_fails_the_suite_after_recording(
 
     monkeypatch.setattr(_openai_usage, "usage_for", broken)
     client = make_client("sync", transport)
-    with llmcost.budget(max_cost_usd=1) as budget, pytest.raises(RuntimeError, match="usage"):
+    with llmcost.budget(max_cost_usd=1) as budget:
         client.chat.completions.create(**CHAT)
+        with pytest.raises(RuntimeError, match="usage"):
+            llmcost._recorder.deliver_pending()
     assert len(sink.records) == 1
     assert budget.reserved_usd == 0
 
@@ -175,7 +177,6 @@ def test_unread_raw_stream_dropped_is_recorded_after_collection(
     raw.http_response.close()
     del raw
     gc.collect()
-    assert sink.records == []
     llmcost.flush()
     [record] = sink.records
     assert (record.estimated, record.output_tokens) == (True, 0)
@@ -192,7 +193,6 @@ def test_streaming_response_dropped_without_close_is_recorded_after_collection(
         response = manager.__enter__()
         del response, manager
         gc.collect()
-        assert sink.records == []
         llmcost.flush()
     [record] = sink.records
     assert (record.estimated, record.input_tokens) == (True, _input_estimate())
