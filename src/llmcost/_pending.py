@@ -143,7 +143,10 @@ def _work_forever() -> None:
         # wake-up of its own.
         while _queue:
             with _lock:
-                _run_all(keep=True)
+                try:
+                    _run_all(keep=True)
+                except BaseException:  # never let the thread die: nothing else would deliver
+                    logger.debug("llmcost: the delivery thread hit an error", exc_info=True)
 
 
 def _start_worker() -> None:
