@@ -84,20 +84,16 @@ class Amounts(NamedTuple):
 
     def __add__(self, other: Amounts) -> Amounts:  # type: ignore[override]
         """Field by field (not tuple concatenation)."""
-        return Amounts(
-            self.cost_usd + other.cost_usd,
-            self.input_tokens + other.input_tokens,
-            self.output_tokens + other.output_tokens,
-            self.calls + other.calls,
+        return _new(
+            Amounts,
+            (self[0] + other[0], self[1] + other[1], self[2] + other[2], self[3] + other[3]),
         )
 
     def __sub__(self, other: Amounts) -> Amounts:
         """Field by field."""
-        return Amounts(
-            self.cost_usd - other.cost_usd,
-            self.input_tokens - other.input_tokens,
-            self.output_tokens - other.output_tokens,
-            self.calls - other.calls,
+        return _new(
+            Amounts,
+            (self[0] - other[0], self[1] - other[1], self[2] - other[2], self[3] - other[3]),
         )
 
 
@@ -284,25 +280,8 @@ class InMemoryBudgetStore:
             state = self._state.get(key)
             if state is None:
                 state = self._state[key] = [EMPTY, EMPTY]
-            spent, held = state
-            state[0] = spent = _new(
-                Amounts,
-                (
-                    spent[0] + actual[0],
-                    spent[1] + actual[1],
-                    spent[2] + actual[2],
-                    spent[3] + actual[3],
-                ),
-            )
-            state[1] = held = _new(
-                Amounts,
-                (
-                    held[0] - reserved[0],
-                    held[1] - reserved[1],
-                    held[2] - reserved[2],
-                    held[3] - reserved[3],
-                ),
-            )
+            state[0] = spent = state[0] + actual
+            state[1] = held = state[1] - reserved
             return _new(Totals, (spent, held))
 
     def release(self, key: str, reserved: Amounts) -> Totals:
@@ -310,17 +289,8 @@ class InMemoryBudgetStore:
             state = self._state.get(key)
             if state is None:
                 state = self._state[key] = [EMPTY, EMPTY]
-            spent, held = state
-            state[1] = held = _new(
-                Amounts,
-                (
-                    held[0] - reserved[0],
-                    held[1] - reserved[1],
-                    held[2] - reserved[2],
-                    held[3] - reserved[3],
-                ),
-            )
-            return _new(Totals, (spent, held))
+            state[1] = held = state[1] - reserved
+            return _new(Totals, (state[0], held))
 
     def read(self, key: str) -> Totals:
         with self._lock:

@@ -192,10 +192,18 @@ def _finish_message(call: Call, message: Any, meta: dict[str, Any]) -> None:
     call.finish(usage, **found, **accumulated.meta())
 
 
-def _finish_later(call: Call, message: Any, meta: dict[str, Any] | None, instance: Any) -> None:
+def _hand_over(call: Call, message: Any, http_response: Any, instance: Any) -> None:
+    """The message is complete: note the time, read it later, off the caller's path."""
+    call.end_now()
+    defer(_finish_later, call, message, http_response, instance)
+
+
+def _finish_later(call: Call, message: Any, http_response: Any, instance: Any) -> None:
     try:
-        if meta is None:
+        if http_response is None:
             meta = {"replayed": _client_replays(instance)}
+        else:
+            meta = _header_meta(http_response, instance)
         _finish_message(call, message, meta)
     except Exception as exc:
         _lost(call, exc, message)
@@ -220,15 +228,9 @@ def _settle(call: Call, result: Any, instance: Any) -> Any:
             if _is_api_response(result):
                 return _RawStreamResponse(result, call, instance)
             return RecordingStream(result, _StreamRecorder(call, result, instance))
-        meta = None
-        if _is_api_response(result):
-            message = result.parse()
-            meta = _header_meta(result.http_response, instance)
-        else:
-            message = result
-        # Read later, off the caller's path (llmcost._pending): the message is complete.
-        call.end_now()
-        defer(_finish_later, call, message, meta, instance)
+        raw = _is_api_response(result)
+        message = result.parse() if raw else result
+        _hand_over(call, message, result.http_response if raw else None, instance)
     except Exception as exc:
         _lost(call, exc, message)
     return result
@@ -242,15 +244,9 @@ async def _asettle(call: Call, result: Any, instance: Any) -> Any:
             if _is_api_response(result):
                 return _AsyncRawStreamResponse(result, call, instance)
             return AsyncRecordingStream(result, _StreamRecorder(call, result, instance))
-        meta = None
-        if _is_api_response(result):
-            message = await result.parse()
-            meta = _header_meta(result.http_response, instance)
-        else:
-            message = result
-        # Read later, off the caller's path (llmcost._pending): the message is complete.
-        call.end_now()
-        defer(_finish_later, call, message, meta, instance)
+        raw = _is_api_response(result)
+        message = await result.parse() if raw else result
+        _hand_over(call, message, result.http_response if raw else None, instance)
     except Exception as exc:
         _lost(call, exc, message)
     return result
