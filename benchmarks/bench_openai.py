@@ -209,7 +209,7 @@ def bench_chunk_overhead(repeats: int = 30) -> float:
         bare_times.append(time.perf_counter() - started)
 
         chunks = [ChatCompletionChunk.construct(**event) for event in events]
-        ctx = _CallContext("chat", {"model": "gpt-4o-mini", "messages": MESSAGES})
+        ctx = _CallContext("chat", None, {"model": "gpt-4o-mini", "messages": MESSAGES})
         ctx.call = start_call("openai", "chat", "gpt-4o-mini", request=ctx.kwargs, stream=True)
         ctx.inject = True
         started = time.perf_counter()

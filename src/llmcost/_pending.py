@@ -55,6 +55,9 @@ _state: dict[str, Any] = {
     "runner": None,
     "busy": False,
     "worker": None,
+    # A wake-up was sent and the delivery thread has not started on the queue yet: further
+    # deferrals need not send another (each is a system call while the thread sleeps).
+    "woken": False,
 }
 #: Errors of work that ran on the delivery thread under the test suite, raised by the next
 #: run_pending() on another thread.
@@ -68,10 +71,10 @@ def defer(fn: Callable[..., object], *args: Any) -> None:
         fn(*args)  # already running deferred work: keep its order, no second hop
         return
     _queue.append((contextvars.copy_context(), fn, args))
-    if not _state["busy"]:
-        worker = _state["worker"]
-        if worker is None:
+    if not (_state["busy"] or _state["woken"]):
+        if _state["worker"] is None:
             _start_worker()
+        _state["woken"] = True
         _wake.put(None)
 
 
@@ -139,6 +142,9 @@ def _run_all(*, keep: bool) -> BaseException | None:
 def _work_forever() -> None:
     while True:
         _wake.get()
+        # Cleared before the queue is looked at, so work deferred from now on sends a wake-up
+        # of its own unless this loop is sure to see it.
+        _state["woken"] = False
         # Checked again after each run: work deferred while `busy` was still set sends no
         # wake-up of its own.
         while _queue:
@@ -170,7 +176,7 @@ def _after_fork_in_child() -> None:
     _lock = threading.Lock()
     _start_lock = threading.Lock()
     _wake = queue.SimpleQueue()
-    _state.update(runner=None, busy=False, worker=None)
+    _state.update(runner=None, busy=False, worker=None, woken=False)
 
 
 if hasattr(os, "register_at_fork"):

@@ -40,6 +40,7 @@ from llmcost._context import (
     budget_stack,
     ensure_configured,
     scope_stack,
+    state,
 )
 from llmcost._pending import defer, run_pending
 from llmcost.types import Cost, CostRecord, Usage, construct_trusted, new_record_id
@@ -47,7 +48,14 @@ from llmcost.types import Cost, CostRecord, Usage, construct_trusted, new_record
 if TYPE_CHECKING:
     from llmcost._budgets import Reservation
 
-__all__ = ["Call", "deliver_pending", "record_usage", "start_call"]
+__all__ = [
+    "Call",
+    "SendTimes",
+    "deliver_pending",
+    "open_after_return",
+    "record_usage",
+    "start_call",
+]
 
 #: Run every record still being made, here and now (see :mod:`llmcost._pending`).
 deliver_pending = run_pending
@@ -99,6 +107,8 @@ class Call:
         stream: bool,
         data_residency: str | None,
         client: Any = None,
+        *,
+        sent: SendTimes | None = None,
     ) -> None:
         self.config = config
         #: The SDK object the call was made on (client or resource), when the integration
@@ -117,11 +127,16 @@ class Call:
         # Scopes are captured at the start: a stream consumed after its `with track_cost()`
         # block closed still belongs to the scope that made the request.
         self.scopes: tuple[Any, ...] = scope_stack.get()
-        self.timestamp = datetime.now(timezone.utc)
-        self.started = time.perf_counter()
         #: When the provider's answer was in (perf_counter): set by :meth:`end_now` when the
         #: response is read later, so the latency does not include llmcost's own delay.
         self.ended: float | None = None
+        if sent is None:
+            self.timestamp = datetime.now(timezone.utc)
+            self.started = time.perf_counter()
+        else:  # opened after it returned (see open_after_return)
+            self.timestamp = datetime.fromtimestamp(sent.wall, timezone.utc)
+            self.started = sent.started
+            self.ended = sent.ended
         self._done = False
 
     def end_now(self) -> None:
@@ -203,6 +218,50 @@ class Call:
                 self.reservation.release()
 
 
+class SendTimes:
+    """When a call opened only after it returned was sent, and when its answer was in.
+
+    Taken by the integration around the SDK call (see :func:`open_after_return`): the
+    configuration in force, the ``time.time()`` of sending for the record's timestamp, and
+    ``perf_counter`` readings of sending and of the answer for its latency.
+    """
+
+    __slots__ = ("config", "ended", "started", "wall")
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.wall = time.time()
+        self.started = time.perf_counter()
+        self.ended: float | None = None
+
+    def end_now(self) -> SendTimes:
+        """Note that the answer is in; returns self."""
+        self.ended = time.perf_counter()
+        return self
+
+
+def open_after_return() -> Config | None:
+    """The configuration in force when the next call may be sent without being opened first.
+
+    That is when nothing would act on the call before it is sent: no budget is open, there
+    is no model policy and unknown models are not refused. The integration then only notes
+    the times (``SendTimes(config)``), sends, and hands the result over: the :class:`Call` is
+    made later with ``sent=``, on the delivery thread (:mod:`llmcost._pending`) in the
+    caller's context, so it sees the same scopes. None means: open it with :func:`start_call`
+    first. The configuration is made from the environment if there is none yet.
+    """
+    config = state.config
+    if config is None:
+        config = ensure_configured()
+    if _acts_before_sending(config, budget_stack.get()):
+        return None
+    return config
+
+
+def _acts_before_sending(config: Config, budgets: tuple[Any, ...]) -> bool:
+    return bool(budgets) or config.policy is not None or config.unknown_model == "raise"
+
+
 def start_call(
     provider: str,
     operation: str,
@@ -223,7 +282,7 @@ def start_call(
     config = ensure_configured()
     call = Call(config, provider, operation, model, request, stream, data_residency, client)
     budgets = budget_stack.get()
-    if budgets or config.policy is not None or config.unknown_model == "raise":
+    if _acts_before_sending(config, budgets):
         from llmcost import _budgets
 
         if budgets:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -40,6 +41,32 @@ def test_the_delivery_thread_delivers_without_anyone_reading() -> None:
     _finish()
     assert delivered.wait(timeout=10)
     assert seen[0] != threading.get_ident()
+
+
+def test_no_wake_up_is_lost_when_many_threads_defer_at_once() -> None:
+    """A wake-up is sent only when none is outstanding: whatever the interleaving, the
+    delivery thread still runs everything with nobody reading."""
+    done: list[int] = []
+    threads = [
+        threading.Thread(
+            target=lambda: [_pending.defer(done.append, 1) for _ in range(500)],
+        )
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    deadline = time.monotonic() + 10
+    while _pending.pending() and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert len(done) == 2000
+    # One more after a quiet moment: the thread was asleep and must be woken again.
+    _pending.defer(done.append, 1)
+    deadline = time.monotonic() + 10
+    while _pending.pending() and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert len(done) == 2001
 
 
 def test_scope_totals_wait_for_records_in_the_making() -> None:

@@ -33,13 +33,13 @@ import wrapt
 from llmcost import errors
 from llmcost._context import state
 from llmcost._pending import defer
-from llmcost._recorder import Call, start_call
+from llmcost._recorder import Call, SendTimes, open_after_return, start_call
 from llmcost.integrations._anthropic_usage import (
     MalformedUsage,
     StreamUsage,
     message_meta,
 )
-from llmcost.integrations._fields import field
+from llmcost.integrations._fields import field, transport_replays
 from llmcost.integrations._streams import AsyncRecordingStream, RecordingStream
 from llmcost.integrations._streams import defer as defer_ending
 from llmcost.integrations._wrapping import Integration, Target
@@ -82,14 +82,6 @@ def _model(kwargs: dict[str, Any]) -> str | None:
     return model if isinstance(model, str) else None
 
 
-def _client_replays(instance: Any) -> bool:
-    # A parsed Message carries no HTTP headers, so a non-streamed call cannot read the
-    # replay header: the llmcost fake transports also mark themselves, and that is read here.
-    http_client = getattr(getattr(instance, "_client", None), "_client", None)
-    transport = getattr(http_client, "_transport", None)
-    return getattr(transport, "llmcost_replayed", False) is True
-
-
 def _header_meta(response: Any, instance: Any) -> dict[str, Any]:
     headers = getattr(response, "headers", None)
     request_id = None
@@ -97,7 +89,7 @@ def _header_meta(response: Any, instance: Any) -> dict[str, Any]:
     if headers is not None:
         request_id = headers.get("request-id")
         replayed = headers.get(REPLAYED_HEADER) == "1"
-    return {"request_id": request_id, "replayed": replayed or _client_replays(instance)}
+    return {"request_id": request_id, "replayed": replayed or transport_replays(instance)}
 
 
 def _is_api_response(result: Any) -> bool:
@@ -136,6 +128,39 @@ def _start(kwargs: dict[str, Any], stream: bool, instance: Any) -> tuple[Call, d
     if overrides:
         kwargs = {**kwargs, **overrides}
     return call, kwargs
+
+
+def _open_after_return(kwargs: dict[str, Any], instance: Any, sent: SendTimes) -> Call:
+    """The recorder's call for a call sent unopened (see :func:`open_after_return`)."""
+    model = _model(kwargs)
+    return Call(sent.config, PROVIDER, OPERATION, model, kwargs, False, None, instance, sent=sent)
+
+
+def _open_now(kwargs: dict[str, Any], instance: Any, sent: SendTimes) -> Call | None:
+    """Open a call sent unopened whose result is read later (``with_raw_response``)."""
+    try:
+        return _open_after_return(kwargs, instance, sent)
+    except Exception as exc:
+        errors.report_internal_error("anthropic", exc)
+        return None
+
+
+def _finish_after_return(
+    kwargs: dict[str, Any], instance: Any, sent: SendTimes, message: Any
+) -> None:
+    try:
+        call = _open_after_return(kwargs, instance, sent)
+    except Exception as exc:
+        errors.report_internal_error("anthropic", exc)
+        return
+    _finish_later(call, message, None, instance)
+
+
+def _fail_after_return(
+    kwargs: dict[str, Any], instance: Any, sent: SendTimes, exc: BaseException
+) -> None:
+    with errors.internal_guard("anthropic.error"):
+        _fail(_open_after_return(kwargs, instance, sent), exc, instance)
 
 
 def _fail(call: Call, exc: BaseException, instance: Any) -> None:
@@ -201,7 +226,7 @@ def _hand_over(call: Call, message: Any, http_response: Any, instance: Any) -> N
 def _finish_later(call: Call, message: Any, http_response: Any, instance: Any) -> None:
     try:
         if http_response is None:
-            meta = {"replayed": _client_replays(instance)}
+            meta = {"replayed": transport_replays(instance)}
         else:
             meta = _header_meta(http_response, instance)
         _finish_message(call, message, meta)
@@ -259,7 +284,21 @@ def _create(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str
     """``Messages.create`` and ``Messages.parse``, sync (plain or ``stream=True``)."""
     if not state.active:
         return wrapped(*args, **kwargs)
-    call, kwargs = _start(kwargs, bool(kwargs.get("stream")), instance)
+    stream = bool(kwargs.get("stream"))
+    config = None if stream else open_after_return()
+    if config is not None:
+        sent = SendTimes(config)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            defer(_fail_after_return, kwargs, instance, sent.end_now(), exc)
+            raise
+        if not _is_api_response(result):  # a parsed Message: nearly every call
+            defer(_finish_after_return, kwargs, instance, sent.end_now(), result)
+            return result
+        call = _open_now(kwargs, instance, sent)
+        return result if call is None else _settle(call, result, instance)
+    call, kwargs = _start(kwargs, stream, instance)
     try:
         result = wrapped(*args, **kwargs)
     except BaseException as exc:
@@ -279,7 +318,21 @@ async def _acreate_call(
     wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
     # Runs when awaited, i.e. when the request is really sent, in the awaiting task's context.
-    call, kwargs = _start(kwargs, bool(kwargs.get("stream")), instance)
+    stream = bool(kwargs.get("stream"))
+    config = None if stream else open_after_return()
+    if config is not None:
+        sent = SendTimes(config)
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            defer(_fail_after_return, kwargs, instance, sent.end_now(), exc)
+            raise
+        if not _is_api_response(result):
+            defer(_finish_after_return, kwargs, instance, sent.end_now(), result)
+            return result
+        call = _open_now(kwargs, instance, sent)
+        return result if call is None else await _asettle(call, result, instance)
+    call, kwargs = _start(kwargs, stream, instance)
     try:
         result = await wrapped(*args, **kwargs)
     except BaseException as exc:

@@ -8,11 +8,13 @@ Patched methods (sync and async resource classes each):
 - ``responses.create`` (``.stream()`` reaches it) and ``responses.parse`` (posts directly);
 - ``embeddings.create``; the legacy ``completions.create``.
 
-Each user call goes through exactly one patched method, so it is recorded exactly once. Three
-small helper patches carry no records of their own: ``_process_response`` of the SDK's base
-clients hands the raw HTTP response (request id, ``x-llmcost-replayed``) to the call in
-flight, and ``close()`` of the ``.stream()`` helpers ends the recording stream they hold
-(they close the HTTP response directly, not the stream object).
+Each user call goes through exactly one patched method, so it is recorded exactly once. Two
+helper patches carry no records of their own: ``close()`` of the ``.stream()`` helpers ends
+the recording stream they hold (they close the HTTP response directly, not the stream object).
+
+A non-streamed call that nothing needs to see before it is sent (no budget, no model policy;
+see :func:`llmcost._recorder.open_after_return`) costs its caller only two clock readings
+and the hand-over: the call is opened, read and recorded on the delivery thread.
 
 Streams are returned as :class:`~llmcost.integrations._streams.RecordingStream` proxies. On
 the official API host llmcost asks for the final usage chunk (``stream_options``) when the
@@ -27,7 +29,6 @@ import json
 import logging
 import sys
 from collections.abc import Mapping
-from contextvars import ContextVar
 from typing import Any
 
 import wrapt
@@ -35,9 +36,9 @@ import wrapt
 from llmcost import errors
 from llmcost._context import state
 from llmcost._pending import defer
-from llmcost._recorder import Call, start_call
+from llmcost._recorder import Call, SendTimes, open_after_return, start_call
 from llmcost.integrations import _openai_usage
-from llmcost.integrations._fields import field, view
+from llmcost.integrations._fields import field, transport_replays, view
 from llmcost.integrations._streams import AsyncRecordingStream, RecordingStream
 from llmcost.integrations._streams import defer as defer_ending
 from llmcost.integrations._wrapping import Integration, Target
@@ -56,10 +57,6 @@ _REPLAYED_HEADER = "x-llmcost-replayed"
 _DATA_RESIDENCY_HOSTS = frozenset({"us", "eu", "ae", "au", "in", "jp"})
 _OFFICIAL_HOST = "api.openai.com"
 _OFFICIAL_SUFFIX = ".api.openai.com"
-
-#: The call in flight on this context, so the ``_process_response`` patch can hand it the raw
-#: HTTP response. Set only for the duration of the SDK call.
-_current: ContextVar[_CallContext | None] = ContextVar("llmcost_openai_call", default=None)
 
 
 class _SDK:
@@ -178,10 +175,12 @@ def _client_endpoint(instance: Any) -> tuple[bool, str | None]:
 class _CallContext:
     """One wrapped SDK call: the recorder's :class:`Call` plus what the integration learns."""
 
-    __slots__ = ("call", "http", "inject", "kwargs", "model", "operation", "raw")
+    __slots__ = ("call", "http", "inject", "instance", "kwargs", "model", "operation", "raw")
 
-    def __init__(self, operation: str, kwargs: dict[str, Any]) -> None:
+    def __init__(self, operation: str, instance: Any, kwargs: dict[str, Any]) -> None:
         self.operation = operation
+        #: The resource the call was made on: its client's transport may say it replays.
+        self.instance = instance
         self.kwargs = kwargs
         self.model: str | None = None
         self.call: Call | None = None
@@ -194,11 +193,14 @@ class _CallContext:
     def meta(
         self, body: Any = None, stream_meta: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
-        """Record fields from the raw HTTP response and the response body (object or dict)."""
+        """Record fields from the raw HTTP response (when the call has one: a parsed response
+        carries only its request id), the client's transport and the response body."""
         meta: dict[str, Any] = {}
         headers = getattr(self.http, "headers", None)
+        replayed = False
         if headers is not None:
-            meta["request_id"], meta["replayed"] = _header_facts(headers)
+            meta["request_id"], replayed = _header_facts(headers)
+        meta["replayed"] = replayed or transport_replays(self.instance)
         if body is not None:
             if meta.get("request_id") is None:
                 request_id = getattr(body, "_request_id", None)
@@ -321,7 +323,8 @@ class _CallContext:
         headers = getattr(response, "headers", None)
         if headers is not None:
             request_id, replayed = _header_facts(headers)
-            meta.setdefault("request_id", request_id)
+            if meta.get("request_id") is None:
+                meta["request_id"] = request_id
             if replayed:
                 meta["replayed"] = True
         if meta.get("request_id") is None:
@@ -374,15 +377,8 @@ def _begin(operation: str, instance: Any, kwargs: dict[str, Any]) -> _CallContex
     residency: str | None = None
     stream = False
     with errors.internal_guard("openai.prepare"):
-        ctx = _CallContext(operation, kwargs)
-        model = kwargs.get("model")
-        ctx.model = model if isinstance(model, str) else None
+        ctx, official, residency = _new_context(operation, instance, kwargs)
         stream = kwargs.get("stream") is True
-        extra_headers = kwargs.get("extra_headers")
-        if extra_headers:
-            raw = extra_headers.get(_RAW_RESPONSE_HEADER)
-            ctx.raw = raw if isinstance(raw, str) else None
-        official, residency = _client_endpoint(instance)
     if ctx is None:
         return None
     # Outside any guard: BudgetExceeded / PolicyViolation / UnknownModelError are raised on
@@ -405,6 +401,33 @@ def _begin(operation: str, instance: Any, kwargs: dict[str, Any]) -> _CallContex
                 user_options = kwargs.get("stream_options")
                 base = dict(user_options) if isinstance(user_options, Mapping) else {}
                 kwargs["stream_options"] = {**base, "include_usage": True}
+    return ctx
+
+
+def _new_context(
+    operation: str, instance: Any, kwargs: dict[str, Any]
+) -> tuple[_CallContext, bool, str | None]:
+    """The call's context (no recorder call yet), whether the client talks to the official API
+    host, and its data residency."""
+    ctx = _CallContext(operation, instance, kwargs)
+    model = kwargs.get("model")
+    ctx.model = model if isinstance(model, str) else None
+    extra_headers = kwargs.get("extra_headers")
+    if extra_headers:
+        raw = extra_headers.get(_RAW_RESPONSE_HEADER)
+        ctx.raw = raw if isinstance(raw, str) else None
+    official, residency = _client_endpoint(instance)
+    return ctx, official, residency
+
+
+def _open_after_return(
+    operation: str, instance: Any, kwargs: dict[str, Any], sent: SendTimes
+) -> _CallContext:
+    """The context of a call that was sent unopened (see :func:`open_after_return`)."""
+    ctx, _official, residency = _new_context(operation, instance, kwargs)
+    ctx.call = Call(
+        sent.config, PROVIDER, operation, ctx.model, kwargs, False, residency, sent=sent
+    )
     return ctx
 
 
@@ -805,18 +828,24 @@ def _make_sync_wrapper(operation: str) -> Any:
     def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if not state.active:
             return wrapped(*args, **kwargs)
+        config = open_after_return() if kwargs.get("stream") is not True else None
+        if config is not None:
+            sent = SendTimes(config)
+            try:
+                result = wrapped(*args, **kwargs)
+            except BaseException as exc:
+                defer(_fail_after_return, operation, instance, kwargs, sent.end_now(), exc)
+                raise
+            return _returned_unopened(operation, instance, kwargs, sent, result)
         ctx = _begin(operation, instance, kwargs)
         if ctx is None:
             return wrapped(*args, **kwargs)
-        token = _current.set(ctx)
         try:
             result = wrapped(*args, **kwargs)
         except BaseException as exc:
-            _current.reset(token)
             with errors.internal_guard("openai.record"):
                 ctx.fail(exc)
             raise
-        _current.reset(token)
         # internal_guard's work, without building a guard on every call.
         try:
             return _handle_result(ctx, result)
@@ -831,18 +860,25 @@ def _make_async_wrapper(operation: str) -> Any:
     async def call_async(
         wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
+        # Decided when awaited, i.e. when the request is really sent, in the awaiting task.
+        config = open_after_return() if kwargs.get("stream") is not True else None
+        if config is not None:
+            sent = SendTimes(config)
+            try:
+                result = await wrapped(*args, **kwargs)
+            except BaseException as exc:
+                defer(_fail_after_return, operation, instance, kwargs, sent.end_now(), exc)
+                raise
+            return _returned_unopened(operation, instance, kwargs, sent, result)
         ctx = _begin(operation, instance, kwargs)
         if ctx is None:
             return await wrapped(*args, **kwargs)
-        token = _current.set(ctx)
         try:
             result = await wrapped(*args, **kwargs)
         except BaseException as exc:
-            _current.reset(token)
             with errors.internal_guard("openai.record"):
                 ctx.fail(exc)
             raise
-        _current.reset(token)
         try:
             return _handle_result(ctx, result)
         except Exception as exc:
@@ -857,6 +893,44 @@ def _make_async_wrapper(operation: str) -> Any:
     return wrapper
 
 
+def _returned_unopened(
+    operation: str, instance: Any, kwargs: dict[str, Any], sent: SendTimes, result: Any
+) -> Any:
+    """A call sent unopened returned: hand a parsed response over as it is; open the call
+    now for a result that is read later (``with_raw_response``, ``with_streaming_response``)."""
+    if not isinstance(result, _SDK.special_types):  # a parsed response: nearly every call
+        defer(_finish_after_return, operation, instance, kwargs, sent.end_now(), result)
+        return result
+    try:
+        ctx = _open_after_return(operation, instance, kwargs, sent)
+    except Exception as exc:
+        errors.report_internal_error("openai.record", exc)
+        return result
+    try:
+        return _handle_result(ctx, result)
+    except Exception as exc:
+        _lost(ctx, exc)
+        return result
+
+
+def _finish_after_return(
+    operation: str, instance: Any, kwargs: dict[str, Any], sent: SendTimes, body: Any
+) -> None:
+    try:
+        ctx = _open_after_return(operation, instance, kwargs, sent)
+    except Exception as exc:
+        errors.report_internal_error("openai.record", exc)
+        return
+    _finish_parsed(ctx, body)
+
+
+def _fail_after_return(
+    operation: str, instance: Any, kwargs: dict[str, Any], sent: SendTimes, exc: BaseException
+) -> None:
+    with errors.internal_guard("openai.record"):
+        _open_after_return(operation, instance, kwargs, sent).fail(exc)
+
+
 def _lost(ctx: _CallContext, exc: Exception) -> None:
     """Recording a returned call failed: end the call anyway (its stream, if any, goes to the
     user unobserved, so its usage is unknown), then report the error."""
@@ -864,18 +938,6 @@ def _lost(ctx: _CallContext, exc: Exception) -> None:
         ctx.end_estimated()
     finally:
         errors.report_internal_error("openai.record", exc)
-
-
-def _capture_http(
-    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    """``_process_response``: hand the raw HTTP response to the call in flight, if any."""
-    ctx = _current.get()
-    if ctx is not None:
-        response = kwargs.get("response")
-        if response is not None:
-            ctx.http = response
-    return wrapped(*args, **kwargs)
 
 
 def _end_helper_stream(instance: Any) -> None:
@@ -926,8 +988,6 @@ def _targets() -> list[Target]:
             Target(module, f"Async{class_name}.{method}", _make_async_wrapper(operation))
         )
     targets += [
-        Target("openai._base_client", "SyncAPIClient._process_response", _capture_http),
-        Target("openai._base_client", "AsyncAPIClient._process_response", _capture_http),
         Target(
             "openai.lib.streaming.chat._completions", "ChatCompletionStream.close", _helper_close
         ),

@@ -88,6 +88,9 @@ class FakeOpenAITransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         openai.RateLimitError: Error code: 429 - ...
     """
 
+    #: Read by the llmcost integration: records of calls answered here are ``replayed``.
+    llmcost_replayed = True
+
     def __init__(
         self,
         *,
