@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -299,9 +300,12 @@ def start_call(
     return call
 
 
+_OTEL_TRACE = "opentelemetry.trace"
+
+
 def _current_trace_ids() -> tuple[str | None, str | None]:
     # Only when the application already uses OpenTelemetry: never import it ourselves.
-    trace_module = sys.modules.get("opentelemetry.trace")
+    trace_module = sys.modules.get(_OTEL_TRACE)
     if trace_module is None:
         return None, None
     try:
@@ -314,11 +318,19 @@ def _current_trace_ids() -> tuple[str | None, str | None]:
         return None, None
 
 
+@functools.cache
+def _pricing() -> ModuleType:
+    # Imported on the first record, not with llmcost (the catalog schema takes ~20 ms); a
+    # `from ... import` inside _price would run the import machinery on every record.
+    from llmcost import pricing
+
+    return pricing
+
+
 def _price(
     config: Config, call: Call, usage: Usage, meta: Mapping[str, Any]
 ) -> tuple[Cost, str | None]:
-    from llmcost.pricing import cost
-
+    cost = _pricing().cost
     get = meta.get
     batch = bool(get("batch", False))
     service_tier = get("service_tier")
@@ -399,61 +411,37 @@ def _build(
         overrides = meta.pop("attribution", None)
         if overrides is not None:
             attribution = attribution.merged_with(**overrides)
-        unexpected = meta.keys() - _META_FIELDS
-        if unexpected:
-            raise TypeError(f"unknown CostRecord fields from an integration: {sorted(unexpected)}")
-        trace_id, span_id = _current_trace_ids()
-        get = meta.get
-        # Plain dict reads: attribute access on pydantic models costs more, 18 times a record.
-        used = usage.__dict__
-        money = cost.__dict__
-        # In CostRecord's declared order, so every record serialises with the same layout.
-        fields: dict[str, Any] = {
-            "record_id": new_record_id(),
-            "request_id": get("request_id"),
-            "response_id": get("response_id"),
-            "timestamp": call.timestamp,
-            "provider": call.provider,
-            "operation": call.operation,
-            "model": call.model,
-            "response_model": get("response_model"),
-            "priced_as": money["priced_as"],
-            "feature": attribution.feature,
-            "project": attribution.project,
-            "environment": attribution.environment,
-            "user_id": attribution.user_id,
-            "tags": dict(attribution.tags),
-            "input_tokens": used["input_tokens"],
-            "cache_read_tokens": used["cache_read_tokens"],
-            "cache_write_tokens": used["cache_write_tokens"],
-            "cache_write_1h_tokens": used["cache_write_1h_tokens"],
-            "output_tokens": used["output_tokens"],
-            "reasoning_tokens": used["reasoning_tokens"],
-            "input_audio_tokens": used["input_audio_tokens"],
-            "output_audio_tokens": used["output_audio_tokens"],
-            "web_search_requests": used["web_search_requests"],
-            "input_cost_usd": money["input_cost_usd"],
-            "cache_read_cost_usd": money["cache_read_cost_usd"],
-            "cache_write_cost_usd": money["cache_write_cost_usd"],
-            "output_cost_usd": money["output_cost_usd"],
-            "tool_cost_usd": money["tool_cost_usd"],
-            "total_cost_usd": money["total_cost_usd"],
-            "priced": money["priced"],
-            "estimated": estimated,
-            "replayed": bool(get("replayed", False)),
-            "latency_ms": latency_ms,
-            "stream": call.stream,
-            "status": get("status", "ok"),
-            "error_type": get("error_type"),
-            "service_tier": get("service_tier"),
-            "batch": bool(get("batch", False)),
-            "speed": get("speed"),
-            "inference_geo": get("inference_geo"),
-            "data_residency": get("data_residency", call.data_residency),
-            "catalog_version": money["catalog_version"],
-            "trace_id": trace_id,
-            "span_id": span_id,
-        }
+        if not meta.keys() <= _META_FIELDS:
+            unexpected = sorted(meta.keys() - _META_FIELDS)
+            raise TypeError(f"unknown CostRecord fields from an integration: {unexpected}")
+        # A copy of every field at its default, in CostRecord's declared order (so every record
+        # serialises with the same layout), then whole dicts laid over it: Usage's and Cost's
+        # fields have CostRecord's names. Far cheaper than 44 keyed entries one by one.
+        fields = _RECORD_DEFAULTS.copy()
+        fields["record_id"] = new_record_id()
+        fields["timestamp"] = call.timestamp
+        fields["provider"] = call.provider
+        fields["operation"] = call.operation
+        fields["model"] = call.model
+        fields["feature"] = attribution.feature
+        fields["project"] = attribution.project
+        fields["environment"] = attribution.environment
+        fields["user_id"] = attribution.user_id
+        fields["tags"] = dict(attribution.tags)
+        fields.update(usage.__dict__)
+        fields.update(cost.__dict__)
+        fields["estimated"] = estimated
+        fields["latency_ms"] = latency_ms
+        fields["stream"] = call.stream
+        fields["data_residency"] = call.data_residency
+        if meta:
+            fields.update(meta)  # checked above: CostRecord field names only
+            if "replayed" in meta:
+                fields["replayed"] = bool(meta["replayed"])
+            if "batch" in meta:
+                fields["batch"] = bool(meta["batch"])
+        if _OTEL_TRACE in sys.modules:
+            fields["trace_id"], fields["span_id"] = _current_trace_ids()
         for enricher in config.enrichers:
             with errors.internal_guard("sink.enrich"):
                 enricher.enrich(fields)
@@ -494,6 +482,12 @@ def _deliver(call: Call, record: CostRecord, usage_unknown: bool = False) -> Non
 
 
 _USAGE_FIELDS = frozenset(Usage.model_fields)
+#: Every CostRecord field at its default, in declared order: what :func:`_build` starts from.
+#: The fields without a default (or with a factory) are always set by _build.
+_RECORD_DEFAULTS: dict[str, Any] = {
+    name: (None if info.is_required() or info.default_factory else info.default)
+    for name, info in CostRecord.model_fields.items()
+}
 _ATTRIBUTION_FIELDS = frozenset({"feature", "project", "environment", "user_id"})
 _META_FIELDS = frozenset(
     {
@@ -560,7 +554,7 @@ def record_usage(
             _refuse_near_miss(key)
             extra_tags[key] = value if isinstance(value, str) else str(value)
     try:
-        usage = Usage(**usage_kwargs)
+        usage = Usage.from_counts(usage_kwargs)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(map(str, error['loc'])) or 'usage'}: {error['msg']}"
@@ -583,11 +577,8 @@ def record_usage(
         if timestamp.tzinfo is None:
             raise ValueError("record_usage(timestamp=...) must be timezone-aware")
         call.timestamp = timestamp.astimezone(timezone.utc)
-    if config.unknown_model == "raise":
-        from llmcost import pricing
-
-        if not pricing.is_known(model, provider=provider):
-            raise errors.UnknownModelError(model, provider)
+    if config.unknown_model == "raise" and not _pricing().is_known(model, provider=provider):
+        raise errors.UnknownModelError(model, provider)
     call._done = True
     # The manual path is not guarded: the caller asked for this record and should see errors.
     latency = float(latency_ms) if latency_ms is not None else None

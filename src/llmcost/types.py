@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Literal, TypeVar, get_args, get_origin
@@ -31,11 +31,26 @@ def construct_trusted(cls: type[ModelT], values: dict[str, Any]) -> ModelT:
     ``model_construct`` ends up doing). ``values`` must hold every field; it is not copied.
     """
     instance = cls.__new__(cls)
-    object.__setattr__(instance, "__dict__", values)
-    object.__setattr__(instance, "__pydantic_fields_set__", set(values))
-    object.__setattr__(instance, "__pydantic_extra__", None)
-    object.__setattr__(instance, "__pydantic_private__", None)
+    _set_dict(instance, values)
+    fields_set = _ALL_FIELDS_SET.get(cls)
+    if fields_set is None:
+        fields_set = _ALL_FIELDS_SET[cls] = set(cls.model_fields)
+    # One set shared by every instance of the class: every field is set, the models are
+    # frozen, and pydantic copies the set before changing it (model_copy): a set per record
+    # costs a microsecond and one more object for the garbage collector to track.
+    _set_fields_set(instance, fields_set)
+    _set_extra(instance, None)
+    _set_private(instance, None)
     return instance
+
+
+_ALL_FIELDS_SET: dict[type[BaseModel], set[str]] = {}
+# BaseModel's own slots, set through their descriptors: object.__setattr__ looks each name up
+# along the class's MRO first, which costs more than the assignment.
+_set_dict = vars(BaseModel)["__dict__"].__set__
+_set_fields_set = vars(BaseModel)["__pydantic_fields_set__"].__set__
+_set_extra = vars(BaseModel)["__pydantic_extra__"].__set__
+_set_private = vars(BaseModel)["__pydantic_private__"].__set__
 
 
 class Usage(BaseModel):
@@ -63,6 +78,26 @@ class Usage(BaseModel):
     input_audio_tokens: int = Field(default=0, ge=0)
     output_audio_tokens: int = Field(default=0, ge=0)
     web_search_requests: int = Field(default=0, ge=0)
+
+    @classmethod
+    def from_counts(cls, counts: Mapping[str, Any]) -> Usage:
+        """``Usage(**counts)``, skipping pydantic when every count is a plain ``int`` at least 0
+        and the parts fit their whole: what nearly every caller passes. Anything else (a
+        string, a float, a negative count, a part larger than its whole, an unknown name)
+        goes through full validation and raises the same ``ValidationError``.
+
+        Example:
+            >>> Usage.from_counts({"input_tokens": 12, "output_tokens": 3}).total_tokens
+            15
+        """
+        values = dict(_ZERO_USAGE)
+        for name, value in counts.items():
+            if type(value) is not int or value < 0 or name not in values:
+                return cls(**counts)
+            values[name] = value
+        if not parts_fit_their_whole(values):
+            return cls(**counts)  # raises the message naming the parts
+        return construct_trusted(cls, values)
 
     @model_validator(mode="after")
     def _parts_fit_their_whole(self) -> Usage:
@@ -100,6 +135,23 @@ class Usage(BaseModel):
     def total_tokens(self) -> int:
         """Input plus output tokens (each token counted once)."""
         return self.input_tokens + self.output_tokens
+
+
+#: Every Usage count at zero, in declared order.
+_ZERO_USAGE: dict[str, int] = dict.fromkeys(Usage.model_fields, 0)
+
+
+def parts_fit_their_whole(counts: Mapping[str, int]) -> bool:
+    """Whether the parts of complete Usage ``counts`` fit their wholes (cache reads and writes
+    within the input, 1-hour writes within the writes, audio within its side, reasoning and
+    output audio within the output). :class:`Usage` raises on what this refuses.
+    """
+    return not (
+        counts["cache_read_tokens"] + counts["cache_write_tokens"] > counts["input_tokens"]
+        or counts["cache_write_1h_tokens"] > counts["cache_write_tokens"]
+        or counts["input_audio_tokens"] > counts["input_tokens"]
+        or counts["reasoning_tokens"] + counts["output_audio_tokens"] > counts["output_tokens"]
+    )
 
 
 class Cost(BaseModel):
@@ -161,8 +213,8 @@ def new_record_id() -> str:
     third of the recorder's per-record budget. Record ids need uniqueness, not secrecy, so
     they come from a ``random.Random`` of llmcost's own, reseeded from the OS in a forked child.
     """
-    bits = (_getrandbits(128) & _UUID4_CLEAR) | _UUID4_SET
-    text = f"{bits:032x}"
+    # bytes.hex is about twice as fast as formatting the integer with "032x".
+    text = ((_getrandbits(128) & _UUID4_CLEAR) | _UUID4_SET).to_bytes(16, "big").hex()
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 

@@ -136,6 +136,52 @@ def test_negative_token_counts_are_rejected() -> None:
         Usage(output_tokens=-1)
 
 
+usage_counts = st.dictionaries(
+    st.sampled_from(sorted(Usage.model_fields)),
+    st.one_of(
+        st.integers(min_value=-3, max_value=5_000),
+        st.sampled_from([True, 1.0, 2.5, "7", None]),
+    ),
+    max_size=9,
+)
+
+
+def _outcome(build: Callable[[], Usage]) -> tuple[str, object]:
+    try:
+        usage = build()
+    except ValidationError as exc:
+        return "refused", str(exc)
+    return "built", (usage, list(usage.__dict__.items()))
+
+
+@settings(max_examples=300, deadline=None)
+@given(usage_counts)
+def test_usage_from_counts_is_usage_without_a_second_validation(counts: dict[str, object]) -> None:
+    """The fast constructor accepts, refuses and converts exactly what Usage(**counts) does."""
+    expected = _outcome(lambda: Usage(**counts))  # type: ignore[arg-type]
+    assert _outcome(lambda: Usage.from_counts(counts)) == expected
+    if expected[0] == "built":
+        built = Usage.from_counts(counts)
+        assert list(built.__dict__) == list(Usage.model_fields)
+        assert all(type(value) is int for value in built.__dict__.values())
+
+
+def test_records_share_their_fields_set_without_sharing_changes() -> None:
+    """Trusted records share one all-fields set; model_copy changes a copy of it, not theirs."""
+    values: dict[str, object] = dict.fromkeys(CostRecord.model_fields)
+    now = datetime.now(timezone.utc)
+    values.update(provider="openai", operation="chat", tags={}, timestamp=now)
+    values.update(dict.fromkeys(Usage.model_fields, 0))
+    first = construct_trusted(CostRecord, dict(values, priced=False, estimated=False))
+    second = construct_trusted(CostRecord, dict(values, priced=False, estimated=False))
+    assert first.model_fields_set == set(CostRecord.model_fields)
+    copied = first.model_copy(update={"feature": "search"})
+    assert copied.feature == "search"
+    assert second.model_fields_set == set(CostRecord.model_fields)
+    with pytest.raises(ValidationError):
+        first.feature = "x"  # type: ignore[misc]  # frozen: nothing can add to the shared set
+
+
 def test_usage_derived_counts() -> None:
     """Uncached input excludes cache reads and writes; total counts each token once."""
     usage = Usage(input_tokens=100, cache_read_tokens=60, cache_write_tokens=10, output_tokens=7)

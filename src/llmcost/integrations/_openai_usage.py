@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from llmcost.integrations._fields import field, view
-from llmcost.types import Usage, construct_trusted
+from llmcost.types import Usage, construct_trusted, parts_fit_their_whole
 
 __all__ = ["chat_usage", "embeddings_usage", "responses_usage", "usage_for"]
 
@@ -52,12 +52,7 @@ def _checked(counts: dict[str, Any], names: dict[str, str], required: tuple[str,
         if value < 0:
             raise ValueError(f"OpenAI usage {names[target]} is negative: {value}")
         values[target] = value
-    if (
-        values["cache_read_tokens"] + values["cache_write_tokens"] > values["input_tokens"]
-        or values["cache_write_1h_tokens"] > values["cache_write_tokens"]
-        or values["input_audio_tokens"] > values["input_tokens"]
-        or values["reasoning_tokens"] + values["output_audio_tokens"] > values["output_tokens"]
-    ):
+    if not parts_fit_their_whole(values):
         return Usage(**values)  # raises its precise ValueError: parts larger than their whole
     # Every count was checked above: skip pydantic's second validation on the hot path.
     return construct_trusted(Usage, values)
