@@ -107,13 +107,13 @@ def test_example_test_suite_passes(directory: Path, tmp_path: Path) -> None:
 
 
 def test_docs_testing_examples_run(tmp_path: Path) -> None:
-    """The first examples of docs/testing.md print what their comments say, and its fixture
-    example passes under pytest."""
+    """The first examples of docs/testing.md print what their comments say (the third, a
+    replaying transport, only defines a class), and its fixture example passes under pytest."""
     text = (EXAMPLES.parent / "docs" / "testing.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
     env = _environment(tmp_path)
     outputs = []
-    for block in blocks[:2]:
+    for block in blocks[:3]:
         done = subprocess.run(
             [sys.executable, "-W", "error", "-c", block],
             cwd=tmp_path,
@@ -126,9 +126,9 @@ def test_docs_testing_examples_run(tmp_path: Path) -> None:
         )
         assert done.returncode == 0, done.stderr
         outputs.append(done.stdout.splitlines())
-    assert outputs == [["0.00036", "True", "Three bullet points."], ["['a', 'b']"]]
+    assert outputs == [["0.00036", "True", "Three bullet points."], ["['a', 'b']"], []]
 
-    (tmp_path / "test_doc_fixture.py").write_text(blocks[2], encoding="utf-8")
+    (tmp_path / "test_doc_fixture.py").write_text(blocks[3], encoding="utf-8")
     done = subprocess.run(
         [sys.executable, "-m", "pytest", str(tmp_path), "-p", "no:cacheprovider",
          "-p", "no:asyncio", "-p", "no:hypothesispytest", "-p", "no:pytest_cov", "-W", "error"],

@@ -72,10 +72,24 @@ def defer(fn: Callable[..., object], *args: Any) -> None:
         return
     _queue.append((contextvars.copy_context(), fn, args))
     if not (_state["busy"] or _state["woken"]):
-        if _state["worker"] is None:
-            _start_worker()
         _state["woken"] = True
-        _wake.put(None)
+        try:
+            if _state["worker"] is None:
+                _start_worker()
+            _wake.put(None)
+        except Exception as exc:  # no thread (interpreter exit, a thread limit): never raise
+            _state["woken"] = False
+            _cannot_wake(exc)
+
+
+def _cannot_wake(exc: Exception) -> None:
+    # The work stays queued: the next reader, flush() or the exit hook runs it. Under the test
+    # suite the error surfaces there; in production it is counted and logged once. It must
+    # never reach the caller, whose own result or exception is on its way back.
+    if errors.RAISE_INTERNAL_ERRORS:
+        _kept_errors.append(exc)
+    else:
+        errors.report_internal_error("delivery_thread", exc)
 
 
 def defer_from_finalizer(fn: Callable[..., object], *args: Any) -> None:

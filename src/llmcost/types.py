@@ -29,6 +29,7 @@ def construct_trusted(cls: type[ModelT], values: dict[str, Any]) -> ModelT:
     and llmcost's own code; ``model_construct`` would still spend about 20 µs per record walking
     every field's defaults, so this sets the instance state directly (what pydantic's own
     ``model_construct`` ends up doing). ``values`` must hold every field; it is not copied.
+    Every instance made here shares one ``model_fields_set`` (all fields): never change it.
     """
     instance = cls.__new__(cls)
     _set_dict(instance, values)
@@ -97,7 +98,9 @@ class Usage(BaseModel):
             values[name] = value
         if not parts_fit_their_whole(values):
             return cls(**counts)  # raises the message naming the parts
-        return construct_trusted(cls, values)
+        usage = construct_trusted(cls, values)
+        _set_fields_set(usage, set(counts))  # as validation would: the names given
+        return usage
 
     @model_validator(mode="after")
     def _parts_fit_their_whole(self) -> Usage:

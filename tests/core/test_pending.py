@@ -69,6 +69,37 @@ def test_no_wake_up_is_lost_when_many_threads_defer_at_once() -> None:
     assert len(done) == 2001
 
 
+def test_one_wake_up_is_sent_per_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deferring while a wake-up is outstanding sends no other: each is a system call."""
+    _pending.defer(lambda: None)  # the delivery thread exists
+    _pending.run_pending()
+    deadline = time.monotonic() + 10
+    while (_pending._state["woken"] or _pending._state["busy"]) and time.monotonic() < deadline:
+        time.sleep(0.001)  # let it consume its wake-up and go back to sleep
+    real = _pending._wake
+
+    class CountingWake:
+        """Counts wake-ups and keeps them from the real thread, which waits on as before."""
+
+        puts = 0
+
+        def put(self, item: None) -> None:
+            CountingWake.puts += 1
+
+        def get(self) -> None:
+            return real.get()
+
+    monkeypatch.setattr(_pending, "_wake", CountingWake())
+    # Restored to False afterwards: the wake-up counted here never reached the thread.
+    monkeypatch.setitem(_pending._state, "woken", False)
+    done: list[int] = []
+    for index in range(100):
+        _pending.defer(done.append, index)
+    assert CountingWake.puts == 1
+    _pending.run_pending()
+    assert done == list(range(100))
+
+
 def test_scope_totals_wait_for_records_in_the_making() -> None:
     """A total read right after the call includes it, delivery thread or not."""
     llmcost.configure()

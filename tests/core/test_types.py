@@ -136,11 +136,15 @@ def test_negative_token_counts_are_rejected() -> None:
         Usage(output_tokens=-1)
 
 
+class _Tokens(IntEnum):
+    SEVEN = 7
+
+
 usage_counts = st.dictionaries(
-    st.sampled_from(sorted(Usage.model_fields)),
+    st.one_of(st.sampled_from(sorted(Usage.model_fields)), st.sampled_from(["tokens", "Input"])),
     st.one_of(
         st.integers(min_value=-3, max_value=5_000),
-        st.sampled_from([True, 1.0, 2.5, "7", None]),
+        st.sampled_from([True, 1.0, 2.5, "7", None, _Tokens.SEVEN]),
     ),
     max_size=9,
 )
@@ -151,7 +155,7 @@ def _outcome(build: Callable[[], Usage]) -> tuple[str, object]:
         usage = build()
     except ValidationError as exc:
         return "refused", str(exc)
-    return "built", (usage, list(usage.__dict__.items()))
+    return "built", (usage, list(usage.__dict__.items()), usage.model_fields_set)
 
 
 @settings(max_examples=300, deadline=None)

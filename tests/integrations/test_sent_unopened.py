@@ -10,6 +10,7 @@ and internal errors that never reach the user.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import time
 from collections.abc import Callable
@@ -100,13 +101,19 @@ async def test_nothing_is_opened_before_sending_without_budget_or_policy(
     with llmcost.budget(max_cost_usd=1):
         await _run(call)  # a budget must see the call first: opened before sending
     assert opened == [provider]
-    assert [record.input_tokens for record in memory_sink.records] == [120, 120]
+    # So must a model policy and the refusal of unknown models.
+    llmcost.configure(sinks=[memory_sink], policy=llmcost.Policy(require_max_tokens=False))
+    await _run(call)
+    llmcost.configure(sinks=[memory_sink], unknown_model="raise")
+    await _run(call)
+    assert opened == [provider] * 3
+    assert [record.input_tokens for record in memory_sink.records] == [120] * 4
 
 
 async def test_the_record_has_the_send_time_the_latency_and_the_response(
     provider: str, is_async: bool, memory_sink: MemorySink
 ) -> None:
-    call = CALLS[provider](is_async, latency=0.02)
+    call = CALLS[provider](is_async, latency=0.02, request_id="req_sent_unopened")
     before = datetime.now(timezone.utc)
     started = time.perf_counter()
     response = await _run(call)
@@ -117,7 +124,7 @@ async def test_the_record_has_the_send_time_the_latency_and_the_response(
     assert before <= record.timestamp <= returned
     assert 20 <= record.latency_ms <= elapsed_ms
     assert record.response_id == response.id
-    assert record.request_id == response._request_id
+    assert record.request_id == "req_sent_unopened"  # the transport's request-id header
     assert record.replayed is True  # the fake transports say so: no header to read here
     assert (record.input_tokens, record.output_tokens) == (120, 30)
     assert record.total_cost_usd is not None
@@ -200,7 +207,12 @@ def _answer(provider: str) -> httpx2.Response:
     return httpx2.Response(200, headers=headers, content=body)
 
 
-def test_a_transport_marks_itself_as_replaying(provider: str, memory_sink: MemorySink) -> None:
+@pytest.mark.parametrize("budgeted", [False, True])
+def test_a_transport_marks_itself_as_replaying(
+    provider: str, budgeted: bool, memory_sink: MemorySink
+) -> None:
+    """Opened first (a budget) or after return, a parsed response is replayed only when its
+    transport says so: it carries no headers to read."""
     llmcost.uninstrument()
     answer = _answer(provider)
     llmcost.instrument(provider)
@@ -211,12 +223,15 @@ def test_a_transport_marks_itself_as_replaying(provider: str, memory_sink: Memor
     def handler(request: httpx2.Request) -> httpx2.Response:
         return answer
 
-    for transport in (httpx2.MockTransport(handler), ReplayingTransport(handler)):
-        client = _mock_client(provider, transport)
-        if provider == "openai":
-            client.chat.completions.create(**CHAT)
-        else:
-            client.messages.create(**ASK)
+    with contextlib.ExitStack() as stack:
+        if budgeted:
+            stack.enter_context(llmcost.budget(max_cost_usd=1))
+        for transport in (httpx2.MockTransport(handler), ReplayingTransport(handler)):
+            client = _mock_client(provider, transport)
+            if provider == "openai":
+                client.chat.completions.create(**CHAT)
+            else:
+                client.messages.create(**ASK)
     plain, marked = memory_sink.records
     assert (plain.replayed, marked.replayed) == (False, True)
     assert plain.request_id == marked.request_id == "req_mock"
@@ -264,3 +279,48 @@ def test_a_raw_response_is_opened_at_once_and_recorded(
         "x-request-id" if provider == "openai" else "request-id"
     )
     assert (record.input_tokens, record.output_tokens, record.replayed) == (120, 30, True)
+
+
+@pytest.mark.parametrize(
+    ("provider_name", "options", "error"),
+    [
+        ("openai", {"status_code": 429}, openai.RateLimitError),
+        ("anthropic", {"error": "rate_limit"}, anthropic.RateLimitError),
+    ],
+)
+def test_without_a_delivery_thread_the_users_exception_still_comes_back(
+    provider_name: str,
+    options: dict[str, Any],
+    error: type[Exception],
+    memory_sink: MemorySink,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No thread can be started (interpreter exit, a thread limit): the caller still gets
+    their own exception or response; the records wait for the next reader."""
+    llmcost.instrument(provider_name)
+    _pending.run_pending()
+    deadline = time.monotonic() + 10
+    while (_pending._state["woken"] or _pending._state["busy"]) and time.monotonic() < deadline:
+        time.sleep(0.001)  # the thread is asleep with no wake-up outstanding: False is restored
+
+    def no_thread() -> None:
+        raise RuntimeError("can't create new thread at interpreter shutdown")
+
+    monkeypatch.setattr(_pending, "_start_worker", no_thread)
+    monkeypatch.setitem(_pending._state, "worker", None)
+    monkeypatch.setitem(_pending._state, "woken", False)
+    with pytest.raises(error):
+        CALLS[provider_name](False, **options)()
+    assert CALLS[provider_name](False)().id
+    # Under the suite each failed wake-up surfaces at a reader, after the work ran.
+    surfaced = []
+    while True:
+        try:
+            _pending.run_pending()
+        except RuntimeError as exc:
+            surfaced.append(str(exc))
+            continue
+        break
+    assert surfaced
+    assert all("new thread" in message for message in surfaced)
+    assert [record.status for record in memory_sink.records] == ["error", "ok"]
