@@ -64,13 +64,18 @@ _state: dict[str, Any] = {
 _kept_errors: list[BaseException] = []
 
 
+_get_ident = threading.get_ident
+_copy_context = contextvars.copy_context
+
+
 def defer(fn: Callable[..., object], *args: Any) -> None:
     """Run ``fn(*args)`` soon, in a copy of the current context, on the delivery thread or
     at the next :func:`run_pending`, whichever comes first."""
-    if _state["runner"] == threading.get_ident():
+    runner = _state["runner"]
+    if runner is not None and runner == _get_ident():
         fn(*args)  # already running deferred work: keep its order, no second hop
         return
-    _queue.append((contextvars.copy_context(), fn, args))
+    _queue.append((_copy_context(), fn, args))
     if not (_state["busy"] or _state["woken"]):
         _state["woken"] = True
         try:

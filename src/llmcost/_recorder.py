@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -53,8 +53,8 @@ __all__ = [
     "Call",
     "SendTimes",
     "deliver_pending",
-    "open_after_return",
     "record_usage",
+    "send_unopened",
     "start_call",
 ]
 
@@ -110,6 +110,7 @@ class Call:
         client: Any = None,
         *,
         sent: SendTimes | None = None,
+        ended: float | None = None,
     ) -> None:
         self.config = config
         #: The SDK object the call was made on (client or resource), when the integration
@@ -130,14 +131,13 @@ class Call:
         self.scopes: tuple[Any, ...] = scope_stack.get()
         #: When the provider's answer was in (perf_counter): set by :meth:`end_now` when the
         #: response is read later, so the latency does not include llmcost's own delay.
-        self.ended: float | None = None
+        self.ended: float | None = ended
         if sent is None:
             self.timestamp = datetime.now(timezone.utc)
             self.started = time.perf_counter()
-        else:  # opened after it returned (see open_after_return)
+        else:  # opened after it returned (see send_unopened)
             self.timestamp = datetime.fromtimestamp(sent.wall, timezone.utc)
             self.started = sent.started
-            self.ended = sent.ended
         self._done = False
 
     def end_now(self) -> None:
@@ -219,44 +219,42 @@ class Call:
                 self.reservation.release()
 
 
-class SendTimes:
-    """When a call opened only after it returned was sent, and when its answer was in.
+class SendTimes(NamedTuple):
+    """When a call that was not opened before sending was sent (see :func:`send_unopened`)."""
 
-    Taken by the integration around the SDK call (see :func:`open_after_return`): the
-    configuration in force, the ``time.time()`` of sending for the record's timestamp, and
-    ``perf_counter`` readings of sending and of the answer for its latency.
-    """
-
-    __slots__ = ("config", "ended", "started", "wall")
-
-    def __init__(self, config: Config) -> None:
-        self.config = config
-        self.wall = time.time()
-        self.started = time.perf_counter()
-        self.ended: float | None = None
-
-    def end_now(self) -> SendTimes:
-        """Note that the answer is in; returns self."""
-        self.ended = time.perf_counter()
-        return self
+    #: The configuration in force when it was sent.
+    config: Config
+    #: ``time.time()`` when it was sent: the record's timestamp.
+    wall: float
+    #: ``time.perf_counter()`` when it was sent: the start of its latency.
+    started: float
 
 
-def open_after_return() -> Config | None:
-    """The configuration in force when the next call may be sent without being opened first.
+def send_unopened() -> SendTimes | None:
+    """Note the time of sending a call that nothing needs to see first, or None.
 
-    That is when nothing would act on the call before it is sent: no budget is open, there
-    is no model policy and unknown models are not refused. The integration then only notes
-    the times (``SendTimes(config)``), sends, and hands the result over: the :class:`Call` is
-    made later with ``sent=``, on the delivery thread (:mod:`llmcost._pending`) in the
-    caller's context, so it sees the same scopes. None means: open it with :func:`start_call`
-    first. The configuration is made from the environment if there is none yet.
+    Nothing needs to see a call before it is sent when no budget is open, there is no model
+    policy and unknown models are not refused. The integration then sends it without opening
+    it, and hands the result over with these times and ``perf_counter()`` of the answer: the
+    :class:`Call` is made later (``Call(..., sent=, ended=)``), on the delivery thread
+    (:mod:`llmcost._pending`) in the caller's context, so it sees the same scopes. None means:
+    open it with :func:`start_call` first. The configuration is made from the environment if
+    there is none yet.
+
+    This runs on every instrumented call, inside the SDK call's time: it is kept to one Python
+    frame (no helper calls), which inside a real call matters more than its instruction count.
     """
     config = state.config
     if config is None:
         config = ensure_configured()
-    if _acts_before_sending(config, budget_stack.get()):
+    # _acts_before_sending, inlined.
+    if budget_stack.get() or config.policy is not None or config.unknown_model == "raise":
         return None
-    return config
+    return _new_tuple(SendTimes, (config, time.time(), time.perf_counter()))
+
+
+#: tuple.__new__: a NamedTuple's own (Python-level) __new__ costs several times more.
+_new_tuple = tuple.__new__
 
 
 def _acts_before_sending(config: Config, budgets: tuple[Any, ...]) -> bool:

@@ -25,6 +25,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from time import perf_counter
 from typing import Any
 
 import pydantic
@@ -33,7 +34,7 @@ import wrapt
 from llmcost import errors
 from llmcost._context import state
 from llmcost._pending import defer
-from llmcost._recorder import Call, SendTimes, open_after_return, start_call
+from llmcost._recorder import Call, SendTimes, send_unopened, start_call
 from llmcost.integrations._anthropic_usage import (
     MalformedUsage,
     StreamUsage,
@@ -68,6 +69,10 @@ class _SDK:
     #: The errors that fail a call: the SDK's own, and the transport's, which reach a stream
     #: unwrapped. Any other exception (the user's code inside ``with stream:``) does not.
     error_types: tuple[type[BaseException], ...] = ()
+    #: What ``with_raw_response`` / ``with_streaming_response`` return (read later); anything
+    #: else a non-streamed call returns is a parsed message. ``object`` if the SDK moved it:
+    #: then every result takes the slower, duck-typed path (``_is_api_response``).
+    api_response_types: tuple[type, ...] = (object,)
 
 
 def _load_sdk_types() -> None:
@@ -75,6 +80,12 @@ def _load_sdk_types() -> None:
     import httpx2
 
     _SDK.error_types = (anthropic.AnthropicError, httpx2.HTTPError, httpx2.StreamError)
+    try:
+        from anthropic._response import BaseAPIResponse
+    except ImportError:  # a private module of the SDK: never fatal
+        _SDK.api_response_types = (object,)
+    else:
+        _SDK.api_response_types = (BaseAPIResponse,)
 
 
 def _model(kwargs: dict[str, Any]) -> str | None:
@@ -130,26 +141,40 @@ def _start(kwargs: dict[str, Any], stream: bool, instance: Any) -> tuple[Call, d
     return call, kwargs
 
 
-def _open_after_return(kwargs: dict[str, Any], instance: Any, sent: SendTimes) -> Call:
-    """The recorder's call for a call sent unopened (see :func:`open_after_return`)."""
+def _open_after_return(
+    kwargs: dict[str, Any], instance: Any, sent: SendTimes, ended: float | None
+) -> Call:
+    """The recorder's call for a call sent unopened (see :func:`send_unopened`)."""
     model = _model(kwargs)
-    return Call(sent.config, PROVIDER, OPERATION, model, kwargs, False, None, instance, sent=sent)
+    return Call(
+        sent.config,
+        PROVIDER,
+        OPERATION,
+        model,
+        kwargs,
+        False,
+        None,
+        instance,
+        sent=sent,
+        ended=ended,
+    )
 
 
 def _open_now(kwargs: dict[str, Any], instance: Any, sent: SendTimes) -> Call | None:
-    """Open a call sent unopened whose result is read later (``with_raw_response``)."""
+    """Open a call sent unopened whose result is read later (``with_raw_response``): its
+    latency ends when it is read, as for a call opened first."""
     try:
-        return _open_after_return(kwargs, instance, sent)
+        return _open_after_return(kwargs, instance, sent, None)
     except Exception as exc:
         errors.report_internal_error("anthropic", exc)
         return None
 
 
 def _finish_after_return(
-    kwargs: dict[str, Any], instance: Any, sent: SendTimes, message: Any
+    kwargs: dict[str, Any], instance: Any, sent: SendTimes, ended: float, message: Any
 ) -> None:
     try:
-        call = _open_after_return(kwargs, instance, sent)
+        call = _open_after_return(kwargs, instance, sent, ended)
     except Exception as exc:
         errors.report_internal_error("anthropic", exc)
         return
@@ -157,10 +182,10 @@ def _finish_after_return(
 
 
 def _fail_after_return(
-    kwargs: dict[str, Any], instance: Any, sent: SendTimes, exc: BaseException
+    kwargs: dict[str, Any], instance: Any, sent: SendTimes, ended: float, exc: BaseException
 ) -> None:
     with errors.internal_guard("anthropic.error"):
-        _fail(_open_after_return(kwargs, instance, sent), exc, instance)
+        _fail(_open_after_return(kwargs, instance, sent, ended), exc, instance)
 
 
 def _fail(call: Call, exc: BaseException, instance: Any) -> None:
@@ -285,16 +310,15 @@ def _create(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str
     if not state.active:
         return wrapped(*args, **kwargs)
     stream = bool(kwargs.get("stream"))
-    config = None if stream else open_after_return()
-    if config is not None:
-        sent = SendTimes(config)
+    sent = None if stream else send_unopened()
+    if sent is not None:  # nearly every call: as little as possible in here
         try:
             result = wrapped(*args, **kwargs)
         except BaseException as exc:
-            defer(_fail_after_return, kwargs, instance, sent.end_now(), exc)
+            defer(_fail_after_return, kwargs, instance, sent, perf_counter(), exc)
             raise
-        if not _is_api_response(result):  # a parsed Message: nearly every call
-            defer(_finish_after_return, kwargs, instance, sent.end_now(), result)
+        if not isinstance(result, _SDK.api_response_types):  # a parsed Message
+            defer(_finish_after_return, kwargs, instance, sent, perf_counter(), result)
             return result
         call = _open_now(kwargs, instance, sent)
         return result if call is None else _settle(call, result, instance)
@@ -319,16 +343,15 @@ async def _acreate_call(
 ) -> Any:
     # Runs when awaited, i.e. when the request is really sent, in the awaiting task's context.
     stream = bool(kwargs.get("stream"))
-    config = None if stream else open_after_return()
-    if config is not None:
-        sent = SendTimes(config)
+    sent = None if stream else send_unopened()
+    if sent is not None:
         try:
             result = await wrapped(*args, **kwargs)
         except BaseException as exc:
-            defer(_fail_after_return, kwargs, instance, sent.end_now(), exc)
+            defer(_fail_after_return, kwargs, instance, sent, perf_counter(), exc)
             raise
-        if not _is_api_response(result):
-            defer(_finish_after_return, kwargs, instance, sent.end_now(), result)
+        if not isinstance(result, _SDK.api_response_types):
+            defer(_finish_after_return, kwargs, instance, sent, perf_counter(), result)
             return result
         call = _open_now(kwargs, instance, sent)
         return result if call is None else await _asettle(call, result, instance)

@@ -13,7 +13,7 @@ helper patches carry no records of their own: ``close()`` of the ``.stream()`` h
 the recording stream they hold (they close the HTTP response directly, not the stream object).
 
 A non-streamed call that nothing needs to see before it is sent (no budget, no model policy;
-see :func:`llmcost._recorder.open_after_return`) costs its caller only two clock readings
+see :func:`llmcost._recorder.send_unopened`) costs its caller only three clock readings
 and the hand-over: the call is opened, read and recorded on the delivery thread.
 
 Streams are returned as :class:`~llmcost.integrations._streams.RecordingStream` proxies. On
@@ -29,6 +29,7 @@ import json
 import logging
 import sys
 from collections.abc import Mapping
+from time import perf_counter
 from typing import Any
 
 import wrapt
@@ -36,7 +37,7 @@ import wrapt
 from llmcost import errors
 from llmcost._context import state
 from llmcost._pending import defer
-from llmcost._recorder import Call, SendTimes, open_after_return, start_call
+from llmcost._recorder import Call, SendTimes, send_unopened, start_call
 from llmcost.integrations import _openai_usage
 from llmcost.integrations._fields import field, transport_replays, view
 from llmcost.integrations._streams import AsyncRecordingStream, RecordingStream
@@ -421,12 +422,18 @@ def _new_context(
 
 
 def _open_after_return(
-    operation: str, instance: Any, kwargs: dict[str, Any], sent: SendTimes
+    operation: str,
+    instance: Any,
+    kwargs: dict[str, Any],
+    sent: SendTimes,
+    ended: float | None,
 ) -> _CallContext:
-    """The context of a call that was sent unopened (see :func:`open_after_return`)."""
+    """The context of a call that was sent unopened (see :func:`send_unopened`)."""
     ctx, _official, residency = _new_context(operation, instance, kwargs)
+    config = sent.config
+    model = ctx.model
     ctx.call = Call(
-        sent.config, PROVIDER, operation, ctx.model, kwargs, False, residency, sent=sent
+        config, PROVIDER, operation, model, kwargs, False, residency, sent=sent, ended=ended
     )
     return ctx
 
@@ -828,15 +835,18 @@ def _make_sync_wrapper(operation: str) -> Any:
     def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if not state.active:
             return wrapped(*args, **kwargs)
-        config = open_after_return() if kwargs.get("stream") is not True else None
-        if config is not None:
-            sent = SendTimes(config)
+        sent = send_unopened() if kwargs.get("stream") is not True else None
+        if sent is not None:  # nearly every call: as little as possible in here
             try:
                 result = wrapped(*args, **kwargs)
             except BaseException as exc:
-                defer(_fail_after_return, operation, instance, kwargs, sent.end_now(), exc)
+                defer(_fail_after_return, operation, instance, kwargs, sent, perf_counter(), exc)
                 raise
-            return _returned_unopened(operation, instance, kwargs, sent, result)
+            if not isinstance(result, _SDK.special_types):  # a parsed response
+                ended = perf_counter()
+                defer(_finish_after_return, operation, instance, kwargs, sent, ended, result)
+                return result
+            return _returned_special(operation, instance, kwargs, sent, result)
         ctx = _begin(operation, instance, kwargs)
         if ctx is None:
             return wrapped(*args, **kwargs)
@@ -861,15 +871,18 @@ def _make_async_wrapper(operation: str) -> Any:
         wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         # Decided when awaited, i.e. when the request is really sent, in the awaiting task.
-        config = open_after_return() if kwargs.get("stream") is not True else None
-        if config is not None:
-            sent = SendTimes(config)
+        sent = send_unopened() if kwargs.get("stream") is not True else None
+        if sent is not None:
             try:
                 result = await wrapped(*args, **kwargs)
             except BaseException as exc:
-                defer(_fail_after_return, operation, instance, kwargs, sent.end_now(), exc)
+                defer(_fail_after_return, operation, instance, kwargs, sent, perf_counter(), exc)
                 raise
-            return _returned_unopened(operation, instance, kwargs, sent, result)
+            if not isinstance(result, _SDK.special_types):
+                ended = perf_counter()
+                defer(_finish_after_return, operation, instance, kwargs, sent, ended, result)
+                return result
+            return _returned_special(operation, instance, kwargs, sent, result)
         ctx = _begin(operation, instance, kwargs)
         if ctx is None:
             return await wrapped(*args, **kwargs)
@@ -893,16 +906,13 @@ def _make_async_wrapper(operation: str) -> Any:
     return wrapper
 
 
-def _returned_unopened(
+def _returned_special(
     operation: str, instance: Any, kwargs: dict[str, Any], sent: SendTimes, result: Any
 ) -> Any:
-    """A call sent unopened returned: hand a parsed response over as it is; open the call
-    now for a result that is read later (``with_raw_response``, ``with_streaming_response``)."""
-    if not isinstance(result, _SDK.special_types):  # a parsed response: nearly every call
-        defer(_finish_after_return, operation, instance, kwargs, sent.end_now(), result)
-        return result
+    """A call sent unopened returned a result that is read later (``with_raw_response``,
+    ``with_streaming_response``): open the call now (its latency ends when it is read)."""
     try:
-        ctx = _open_after_return(operation, instance, kwargs, sent)
+        ctx = _open_after_return(operation, instance, kwargs, sent, None)
     except Exception as exc:
         errors.report_internal_error("openai.record", exc)
         return result
@@ -914,10 +924,15 @@ def _returned_unopened(
 
 
 def _finish_after_return(
-    operation: str, instance: Any, kwargs: dict[str, Any], sent: SendTimes, body: Any
+    operation: str,
+    instance: Any,
+    kwargs: dict[str, Any],
+    sent: SendTimes,
+    ended: float,
+    body: Any,
 ) -> None:
     try:
-        ctx = _open_after_return(operation, instance, kwargs, sent)
+        ctx = _open_after_return(operation, instance, kwargs, sent, ended)
     except Exception as exc:
         errors.report_internal_error("openai.record", exc)
         return
@@ -925,10 +940,15 @@ def _finish_after_return(
 
 
 def _fail_after_return(
-    operation: str, instance: Any, kwargs: dict[str, Any], sent: SendTimes, exc: BaseException
+    operation: str,
+    instance: Any,
+    kwargs: dict[str, Any],
+    sent: SendTimes,
+    ended: float,
+    exc: BaseException,
 ) -> None:
     with errors.internal_guard("openai.record"):
-        _open_after_return(operation, instance, kwargs, sent).fail(exc)
+        _open_after_return(operation, instance, kwargs, sent, ended).fail(exc)
 
 
 def _lost(ctx: _CallContext, exc: Exception) -> None:
