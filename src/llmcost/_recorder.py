@@ -559,7 +559,8 @@ def record_usage(
             for error in exc.errors()
         )
         raise ValueError(f"record_usage(): {problems}") from None
-    _check_manual_fields(meta, attribution, latency_ms)
+    if meta or attribution or latency_ms is not None:
+        _check_manual_fields(meta, attribution, latency_ms)
     if tags or extra_tags:
         merged = {**(tags or {}), **extra_tags}
         for key in merged:
