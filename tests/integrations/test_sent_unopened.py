@@ -324,3 +324,23 @@ def test_without_a_delivery_thread_the_users_exception_still_comes_back(
     assert surfaced
     assert all("new thread" in message for message in surfaced)
     assert [record.status for record in memory_sink.records] == ["error", "ok"]
+
+
+async def test_an_sdk_without_the_response_class_takes_the_slower_path(
+    is_async: bool, memory_sink: MemorySink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If anthropic moved its private response class, every result is told apart by duck
+    typing after opening the call: slower, same records."""
+    llmcost.instrument("anthropic")
+    monkeypatch.setattr(anthropic_integration._SDK, "api_response_types", (object,))
+    message = await _run(_anthropic_call(is_async))
+    if is_async:
+        raw = await fake_async_anthropic_client(usage=USAGE).messages.with_raw_response.create(
+            **ASK
+        )
+    else:
+        raw = fake_anthropic_client(usage=USAGE).messages.with_raw_response.create(**ASK)
+    first, second = memory_sink.records
+    assert first.response_id == message.id
+    assert second.request_id == raw.http_response.headers["request-id"]
+    assert [(r.input_tokens, r.output_tokens) for r in (first, second)] == [(120, 30)] * 2
