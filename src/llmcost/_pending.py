@@ -100,7 +100,7 @@ def _cannot_wake(exc: Exception) -> None:
 def defer_from_finalizer(fn: Callable[..., object], *args: Any) -> None:
     """:func:`defer` for ``__del__``: never runs ``fn`` here, never takes a lock, never starts
     the delivery thread (garbage collection may run while this thread holds any lock)."""
-    _queue.append((contextvars.copy_context(), fn, args))
+    _queue.append((_copy_context(), fn, args))
     if _state["worker"] is not None:
         _wake.put(None)  # SimpleQueue.put is safe in finalizers and signal handlers
 

@@ -258,6 +258,7 @@ _new_tuple = tuple.__new__
 
 
 def _acts_before_sending(config: Config, budgets: tuple[Any, ...]) -> bool:
+    # Inlined in send_unopened(): change both together.
     return bool(budgets) or config.policy is not None or config.unknown_model == "raise"
 
 

@@ -1,7 +1,7 @@
 """Calls sent unopened: nothing acts before sending, so the call is opened after it returned.
 
 With no budget open, no model policy and unknown models not refused, a non-streamed call costs
-its caller two clock readings and a hand-over; the recorder's call is made on the delivery
+its caller three clock readings and a hand-over; the recorder's call is made on the delivery
 thread (llmcost._pending) in the caller's context. These tests hold that path to what the
 opened path guarantees: the same record (time, latency, scopes, ids, replay flag, errors),
 and internal errors that never reach the user.
@@ -326,13 +326,22 @@ def test_without_a_delivery_thread_the_users_exception_still_comes_back(
     assert [record.status for record in memory_sink.records] == ["error", "ok"]
 
 
-async def test_an_sdk_without_the_response_class_takes_the_slower_path(
+async def test_results_are_told_apart_by_what_they_are_learnt_once_per_type(
     is_async: bool, memory_sink: MemorySink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """If anthropic moved its private response class, every result is told apart by duck
-    typing after opening the call: slower, same records."""
+    """A parsed message is handed over as it is; a raw response (read later) is opened at
+    once. What a result type is gets learnt by duck typing the first time it is seen, so no
+    private SDK class is relied on, and the hot path is a set lookup afterwards."""
     llmcost.instrument("anthropic")
-    monkeypatch.setattr(anthropic_integration._SDK, "api_response_types", (object,))
+    monkeypatch.setattr(anthropic_integration, "_PARSED_TYPES", set())
+    opened_now: list[object] = []
+    real_open_now = anthropic_integration._open_now
+
+    def counting_open_now(*args: Any) -> Any:
+        opened_now.append(args)
+        return real_open_now(*args)
+
+    monkeypatch.setattr(anthropic_integration, "_open_now", counting_open_now)
     message = await _run(_anthropic_call(is_async))
     if is_async:
         raw = await fake_async_anthropic_client(usage=USAGE).messages.with_raw_response.create(
@@ -340,7 +349,31 @@ async def test_an_sdk_without_the_response_class_takes_the_slower_path(
         )
     else:
         raw = fake_anthropic_client(usage=USAGE).messages.with_raw_response.create(**ASK)
+    learnt = anthropic_integration._PARSED_TYPES
+    assert learnt == {type(message)}
+    assert len(opened_now) == 1  # the raw response only
     first, second = memory_sink.records
     assert first.response_id == message.id
     assert second.request_id == raw.http_response.headers["request-id"]
     assert [(r.input_tokens, r.output_tokens) for r in (first, second)] == [(120, 30)] * 2
+
+
+def test_latency_uses_one_clock_even_when_the_clock_is_replaced(
+    provider: str, memory_sink: MemorySink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both ends of the latency are read from time.perf_counter as it is at call time, so a
+    test that fakes the clock gets consistent latencies."""
+    readings = iter(range(1_000, 100_000, 1))
+
+    def fake_clock() -> float:
+        return float(next(readings))
+
+    call = CALLS[provider](False)
+    call()  # warm up the SDK and llmcost with the real clock
+    _pending.run_pending()
+    monkeypatch.setattr(time, "perf_counter", fake_clock)
+    call()
+    monkeypatch.undo()
+    record = memory_sink.records[-1]
+    assert record.latency_ms is not None
+    assert 0 < record.latency_ms < 1_000_000  # a few fake seconds, never a real-clock mix

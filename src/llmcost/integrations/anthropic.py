@@ -24,8 +24,8 @@ import importlib
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable
-from time import perf_counter
 from typing import Any
 
 import pydantic
@@ -69,10 +69,6 @@ class _SDK:
     #: The errors that fail a call: the SDK's own, and the transport's, which reach a stream
     #: unwrapped. Any other exception (the user's code inside ``with stream:``) does not.
     error_types: tuple[type[BaseException], ...] = ()
-    #: What ``with_raw_response`` / ``with_streaming_response`` return (read later); anything
-    #: else a non-streamed call returns is a parsed message. ``object`` if the SDK moved it:
-    #: then every result takes the slower, duck-typed path (``_is_api_response``).
-    api_response_types: tuple[type, ...] = (object,)
 
 
 def _load_sdk_types() -> None:
@@ -80,12 +76,6 @@ def _load_sdk_types() -> None:
     import httpx2
 
     _SDK.error_types = (anthropic.AnthropicError, httpx2.HTTPError, httpx2.StreamError)
-    try:
-        from anthropic._response import BaseAPIResponse
-    except ImportError:  # a private module of the SDK: never fatal
-        _SDK.api_response_types = (object,)
-    else:
-        _SDK.api_response_types = (BaseAPIResponse,)
 
 
 def _model(kwargs: dict[str, Any]) -> str | None:
@@ -101,6 +91,19 @@ def _header_meta(response: Any, instance: Any) -> dict[str, Any]:
         request_id = headers.get("request-id")
         replayed = headers.get(REPLAYED_HEADER) == "1"
     return {"request_id": request_id, "replayed": replayed or transport_replays(instance)}
+
+
+#: Result types known to be parsed messages: a set lookup on the hot path, where a call to
+#: :func:`_is_api_response` would cost a Python frame and pydantic's ``__instancecheck__``.
+_PARSED_TYPES: set[type] = set()
+
+
+def _is_parsed_message(result: Any) -> bool:
+    """Whether a non-streamed call's result is a parsed message, learnt once per type."""
+    if _is_api_response(result):
+        return False
+    _PARSED_TYPES.add(type(result))
+    return True
 
 
 def _is_api_response(result: Any) -> bool:
@@ -315,10 +318,10 @@ def _create(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str
         try:
             result = wrapped(*args, **kwargs)
         except BaseException as exc:
-            defer(_fail_after_return, kwargs, instance, sent, perf_counter(), exc)
+            defer(_fail_after_return, kwargs, instance, sent, time.perf_counter(), exc)
             raise
-        if not isinstance(result, _SDK.api_response_types):  # a parsed Message
-            defer(_finish_after_return, kwargs, instance, sent, perf_counter(), result)
+        if type(result) in _PARSED_TYPES or _is_parsed_message(result):
+            defer(_finish_after_return, kwargs, instance, sent, time.perf_counter(), result)
             return result
         call = _open_now(kwargs, instance, sent)
         return result if call is None else _settle(call, result, instance)
@@ -348,10 +351,10 @@ async def _acreate_call(
         try:
             result = await wrapped(*args, **kwargs)
         except BaseException as exc:
-            defer(_fail_after_return, kwargs, instance, sent, perf_counter(), exc)
+            defer(_fail_after_return, kwargs, instance, sent, time.perf_counter(), exc)
             raise
-        if not isinstance(result, _SDK.api_response_types):
-            defer(_finish_after_return, kwargs, instance, sent, perf_counter(), result)
+        if type(result) in _PARSED_TYPES or _is_parsed_message(result):
+            defer(_finish_after_return, kwargs, instance, sent, time.perf_counter(), result)
             return result
         call = _open_now(kwargs, instance, sent)
         return result if call is None else await _asettle(call, result, instance)

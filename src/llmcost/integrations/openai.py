@@ -28,8 +28,8 @@ import functools
 import json
 import logging
 import sys
+import time
 from collections.abc import Mapping
-from time import perf_counter
 from typing import Any
 
 import wrapt
@@ -430,10 +430,16 @@ def _open_after_return(
 ) -> _CallContext:
     """The context of a call that was sent unopened (see :func:`send_unopened`)."""
     ctx, _official, residency = _new_context(operation, instance, kwargs)
-    config = sent.config
-    model = ctx.model
     ctx.call = Call(
-        config, PROVIDER, operation, model, kwargs, False, residency, sent=sent, ended=ended
+        sent.config,
+        PROVIDER,
+        operation,
+        ctx.model,
+        kwargs,
+        False,
+        residency,
+        sent=sent,
+        ended=ended,
     )
     return ctx
 
@@ -840,10 +846,11 @@ def _make_sync_wrapper(operation: str) -> Any:
             try:
                 result = wrapped(*args, **kwargs)
             except BaseException as exc:
-                defer(_fail_after_return, operation, instance, kwargs, sent, perf_counter(), exc)
+                ended = time.perf_counter()
+                defer(_fail_after_return, operation, instance, kwargs, sent, ended, exc)
                 raise
             if not isinstance(result, _SDK.special_types):  # a parsed response
-                ended = perf_counter()
+                ended = time.perf_counter()
                 defer(_finish_after_return, operation, instance, kwargs, sent, ended, result)
                 return result
             return _returned_special(operation, instance, kwargs, sent, result)
@@ -876,10 +883,11 @@ def _make_async_wrapper(operation: str) -> Any:
             try:
                 result = await wrapped(*args, **kwargs)
             except BaseException as exc:
-                defer(_fail_after_return, operation, instance, kwargs, sent, perf_counter(), exc)
+                ended = time.perf_counter()
+                defer(_fail_after_return, operation, instance, kwargs, sent, ended, exc)
                 raise
             if not isinstance(result, _SDK.special_types):
-                ended = perf_counter()
+                ended = time.perf_counter()
                 defer(_finish_after_return, operation, instance, kwargs, sent, ended, result)
                 return result
             return _returned_special(operation, instance, kwargs, sent, result)
