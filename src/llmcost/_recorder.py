@@ -302,11 +302,8 @@ def start_call(
 _OTEL_TRACE = "opentelemetry.trace"
 
 
-def _current_trace_ids() -> tuple[str | None, str | None]:
-    # Only when the application already uses OpenTelemetry: never import it ourselves.
-    trace_module = sys.modules.get(_OTEL_TRACE)
-    if trace_module is None:
-        return None, None
+def _current_trace_ids(trace_module: Any) -> tuple[str | None, str | None]:
+    """The current span's ids from ``opentelemetry.trace`` (the module, already imported)."""
     try:
         span_context = trace_module.get_current_span().get_span_context()
         if not span_context.is_valid:
@@ -439,8 +436,10 @@ def _build(
                 fields["replayed"] = bool(meta["replayed"])
             if "batch" in meta:
                 fields["batch"] = bool(meta["batch"])
-        if _OTEL_TRACE in sys.modules:
-            fields["trace_id"], fields["span_id"] = _current_trace_ids()
+        # Only when the application already uses OpenTelemetry: never import it ourselves.
+        trace_module = sys.modules.get(_OTEL_TRACE)
+        if trace_module is not None:
+            fields["trace_id"], fields["span_id"] = _current_trace_ids(trace_module)
         for enricher in config.enrichers:
             with errors.internal_guard("sink.enrich"):
                 enricher.enrich(fields)

@@ -335,13 +335,14 @@ async def test_results_are_told_apart_by_what_they_are_learnt_once_per_type(
     llmcost.instrument("anthropic")
     monkeypatch.setattr(anthropic_integration, "_PARSED_TYPES", set())
     opened_now: list[object] = []
-    real_open_now = anthropic_integration._open_now
+    real_open = anthropic_integration._open_guarded
 
-    def counting_open_now(*args: Any) -> Any:
-        opened_now.append(args)
-        return real_open_now(*args)
+    def counting_open(*args: Any) -> Any:
+        if args[-1] is None:  # opened at return, not on the delivery thread
+            opened_now.append(args)
+        return real_open(*args)
 
-    monkeypatch.setattr(anthropic_integration, "_open_now", counting_open_now)
+    monkeypatch.setattr(anthropic_integration, "_open_guarded", counting_open)
     message = await _run(_anthropic_call(is_async))
     if is_async:
         raw = await fake_async_anthropic_client(usage=USAGE).messages.with_raw_response.create(

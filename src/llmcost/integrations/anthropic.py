@@ -163,11 +163,14 @@ def _open_after_return(
     )
 
 
-def _open_now(kwargs: dict[str, Any], instance: Any, sent: SendTimes) -> Call | None:
-    """Open a call sent unopened whose result is read later (``with_raw_response``): its
-    latency ends when it is read, as for a call opened first."""
+def _open_guarded(
+    kwargs: dict[str, Any], instance: Any, sent: SendTimes, ended: float | None
+) -> Call | None:
+    """:func:`_open_after_return`, or None (the error reported) if that fails. A result read
+    later (``with_raw_response``) is opened with ``ended=None``: its latency ends when it is
+    read, as for a call opened first."""
     try:
-        return _open_after_return(kwargs, instance, sent, None)
+        return _open_after_return(kwargs, instance, sent, ended)
     except Exception as exc:
         errors.report_internal_error("anthropic", exc)
         return None
@@ -176,12 +179,9 @@ def _open_now(kwargs: dict[str, Any], instance: Any, sent: SendTimes) -> Call | 
 def _finish_after_return(
     kwargs: dict[str, Any], instance: Any, sent: SendTimes, ended: float, message: Any
 ) -> None:
-    try:
-        call = _open_after_return(kwargs, instance, sent, ended)
-    except Exception as exc:
-        errors.report_internal_error("anthropic", exc)
-        return
-    _finish_later(call, message, None, instance)
+    call = _open_guarded(kwargs, instance, sent, ended)
+    if call is not None:
+        _finish_later(call, message, None, instance)
 
 
 def _fail_after_return(
@@ -323,7 +323,7 @@ def _create(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str
         if type(result) in _PARSED_TYPES or _is_parsed_message(result):
             defer(_finish_after_return, kwargs, instance, sent, time.perf_counter(), result)
             return result
-        call = _open_now(kwargs, instance, sent)
+        call = _open_guarded(kwargs, instance, sent, None)
         return result if call is None else _settle(call, result, instance)
     call, kwargs = _start(kwargs, stream, instance)
     try:
@@ -356,7 +356,7 @@ async def _acreate_call(
         if type(result) in _PARSED_TYPES or _is_parsed_message(result):
             defer(_finish_after_return, kwargs, instance, sent, time.perf_counter(), result)
             return result
-        call = _open_now(kwargs, instance, sent)
+        call = _open_guarded(kwargs, instance, sent, None)
         return result if call is None else await _asettle(call, result, instance)
     call, kwargs = _start(kwargs, stream, instance)
     try:

@@ -919,10 +919,8 @@ def _returned_special(
 ) -> Any:
     """A call sent unopened returned a result that is read later (``with_raw_response``,
     ``with_streaming_response``): open the call now (its latency ends when it is read)."""
-    try:
-        ctx = _open_after_return(operation, instance, kwargs, sent, None)
-    except Exception as exc:
-        errors.report_internal_error("openai.record", exc)
+    ctx = _open_guarded(operation, instance, kwargs, sent, None)
+    if ctx is None:
         return result
     try:
         return _handle_result(ctx, result)
@@ -939,12 +937,24 @@ def _finish_after_return(
     ended: float,
     body: Any,
 ) -> None:
+    ctx = _open_guarded(operation, instance, kwargs, sent, ended)
+    if ctx is not None:
+        _finish_parsed(ctx, body)
+
+
+def _open_guarded(
+    operation: str,
+    instance: Any,
+    kwargs: dict[str, Any],
+    sent: SendTimes,
+    ended: float | None,
+) -> _CallContext | None:
+    """:func:`_open_after_return`, or None (the error reported) if that fails."""
     try:
-        ctx = _open_after_return(operation, instance, kwargs, sent, ended)
+        return _open_after_return(operation, instance, kwargs, sent, ended)
     except Exception as exc:
         errors.report_internal_error("openai.record", exc)
-        return
-    _finish_parsed(ctx, body)
+        return None
 
 
 def _fail_after_return(
