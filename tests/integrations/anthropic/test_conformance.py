@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ _DROPPED_HEADERS = {"content-encoding", "content-length", "transfer-encoding"}
 
 def _interactions() -> list[Any]:
     if not FILES:
+        if os.environ.get("CI") == "true":  # CI must run them: the test below then fails
+            return [pytest.param(None, None, id="cassettes-absent")]
         return [pytest.param(None, None, marks=pytest.mark.skip(reason=f"{CASSETTES} is absent"))]
     yaml = pytest.importorskip("yaml")
     found = []
@@ -76,6 +79,8 @@ def test_recorded_response_gives_the_recorded_usage_ids_and_model(
     sink: llmcost.sinks.MemorySink, interaction: dict[str, Any], index: int
 ) -> None:
     """The CostRecord of a replayed recording holds the recording's numbers."""
+    if interaction is None:
+        pytest.fail(f"CI=true but the conformance cassettes are absent: {CASSETTES}")
     response = interaction["response"]
     body = _body_text(interaction)
     headers = {

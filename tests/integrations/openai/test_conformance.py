@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ SKIP_HEADERS = {"content-encoding", "content-length", "transfer-encoding"}
 
 def _interactions() -> list[Any]:
     if not CASSETTES.is_dir():
+        if os.environ.get("CI") == "true":  # CI must run them: the test below then fails
+            return [pytest.param(None, id="cassettes-absent")]
         return [pytest.param(None, marks=pytest.mark.skip(reason=f"{CASSETTES} is absent"))]
     found = []
     for path in sorted(CASSETTES.glob("*/*.yaml")):
@@ -88,6 +91,8 @@ def _final_body(content: bytes, streamed: bool) -> dict[str, Any] | None:
 
 @pytest.mark.parametrize("interaction", _interactions())
 def test_recorded_response_lands_in_the_record(memory_sink, interaction):
+    if interaction is None:
+        pytest.fail(f"CI=true but the conformance cassettes are absent: {CASSETTES}")
     llmcost.instrument("openai")
     request, response = interaction["request"], interaction["response"]
     content = _decoded(response)

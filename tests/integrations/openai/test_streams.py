@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 
+import httpx2
+import openai
 import pytest
 
 import llmcost
@@ -204,7 +206,6 @@ async def test_exhausted_then_closed_is_still_one_record(sink, mode, transport):
 
 
 async def test_stream_keeps_sdk_type_and_response(sink, client, mode):
-    import openai
 
     stream = await invoke(
         client.chat.completions.create, model="gpt-4o-mini", messages=MESSAGES, stream=True
@@ -250,18 +251,19 @@ async def test_chat_stream_body_modelled_on_real_api(sink, mode):
 
 async def test_stream_broken_midway_is_an_error_priced_as_estimated(sink, mode):
     """Tokens streamed before a failure are priced (estimated); the error reaches the user."""
-    import openai
 
     transport = FakeOpenAITransport(usage=USAGE, fail_after_events=3)
     client = make_client(mode, transport)
     stream = await invoke(
         client.chat.completions.create, model="gpt-4o-mini", messages=MESSAGES, stream=True
     )
-    with pytest.raises(openai.APIConnectionError):
+    # Which exception the SDK raises for a broken stream varies by release: the user gets
+    # the SDK's own, and the record names it.
+    with pytest.raises((openai.APIConnectionError, httpx2.ReadError)) as caught:
         await consume(stream)
     [record] = sink.records
     assert record.status == "error"
-    assert record.error_type == "APIConnectionError"
+    assert record.error_type == type(caught.value).__name__
     assert record.estimated is True
     assert record.output_tokens > 0
     assert record.total_cost_usd is not None
