@@ -18,8 +18,9 @@ import httpx2
 
 import llmcost
 from llmcost._recorder import start_call
+from llmcost.integrations._core import CallContext, StreamObserver
 from llmcost.integrations._streams import RecordingStream
-from llmcost.integrations.anthropic import INTEGRATION, _StreamRecorder
+from llmcost.integrations.anthropic import ADAPTER, INTEGRATION
 from llmcost.testing import FakeAnthropicTransport
 
 ASK: dict[str, Any] = {
@@ -159,9 +160,10 @@ def bench_stream_events(rounds: int = 15) -> tuple[float, float, int]:
             pass
 
     def recorded() -> None:
-        call = start_call("anthropic", "messages", ASK["model"], request=ASK, stream=True)
+        ctx = CallContext(ADAPTER, "messages", None, dict(ASK))
+        ctx.call = start_call("anthropic", "messages", ASK["model"], request=ASK, stream=True)
         stream = _Events(events)
-        for _ in RecordingStream(stream, _StreamRecorder(call, stream, None)):
+        for _ in RecordingStream(stream, StreamObserver(ctx, stream)):
             pass
 
     per_bare = _median_per_call(bare, 5, rounds) / len(events)

@@ -191,8 +191,9 @@ def bench_chunk_overhead(repeats: int = 30) -> float:
     from openai.types.chat import ChatCompletionChunk
 
     from llmcost._recorder import start_call
+    from llmcost.integrations._core import CallContext, StreamObserver
     from llmcost.integrations._streams import RecordingStream
-    from llmcost.integrations.openai import _CallContext, _ChatStreamObserver
+    from llmcost.integrations.openai import ADAPTER
 
     events = [
         json.loads(line[len("data: ") :])
@@ -209,11 +210,13 @@ def bench_chunk_overhead(repeats: int = 30) -> float:
         bare_times.append(time.perf_counter() - started)
 
         chunks = [ChatCompletionChunk.construct(**event) for event in events]
-        ctx = _CallContext("chat", None, {"model": "gpt-4o-mini", "messages": MESSAGES})
+        ADAPTER.load()
+        ctx = CallContext(ADAPTER, "chat", None, {"model": "gpt-4o-mini", "messages": MESSAGES})
         ctx.call = start_call("openai", "chat", "gpt-4o-mini", request=ctx.kwargs, stream=True)
-        ctx.inject = True
+        ctx.options["hide_usage_chunk"] = True
+        stream = _SDKLikeStream(chunks)
         started = time.perf_counter()
-        for _chunk in RecordingStream(_SDKLikeStream(chunks), _ChatStreamObserver(ctx)):
+        for _chunk in RecordingStream(stream, StreamObserver(ctx, stream)):
             pass
         llmcost_times.append(time.perf_counter() - started)
     return (min(llmcost_times) - min(bare_times)) / CHUNKS

@@ -15,13 +15,13 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, cast
 
-from llmcost import errors
-from llmcost._pending import run_pending
+from llmcost import _dispatch, errors
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -95,6 +95,12 @@ class Config:
     anomaly_watcher: Any = None
     #: Sinks that implement the optional ``enrich(fields)`` hook, found once at configure time.
     enrichers: tuple[Any, ...] = ()
+    #: The sinks called on the caller's thread (``synchronous = True``: MemorySink) and those
+    #: that get records through the delivery thread (:mod:`llmcost._dispatch`): all others.
+    synchronous_sinks: tuple[Sink, ...] = ()
+    queued_sinks: tuple[Sink, ...] = ()
+    #: Whether records carry the current OpenTelemetry span's ids (see :func:`configure`).
+    trace_context: bool = False
     disabled: bool = False
 
 
@@ -153,8 +159,6 @@ class StackedScope:
         self._stack.set((*enclosing, self))
 
     def _pop(self) -> None:
-        # Records of calls made inside the block may still be in the making (llmcost._pending):
-        # they carry this object from the call's start, and reading a total waits for them.
         # No contextvar Token kept on the object: one scope or budget may be open in several
         # tasks or threads at once (a module-level budget), and a Token only resets the context
         # that made it. Remove this object's innermost entry from *this* context's stack.
@@ -267,6 +271,7 @@ def configure(
     stream_usage: StreamUsagePolicy = "auto",
     policy: Any = None,
     anomaly: Any = None,
+    trace_context: bool = False,
 ) -> Config:
     """Set up llmcost for this process; calling it again replaces the whole configuration.
 
@@ -284,6 +289,10 @@ def configure(
             locally, ``"auto"`` injects on the official API host and estimates elsewhere.
         policy: A :class:`llmcost.Policy` (model allowlists, required output caps).
         anomaly: A :class:`llmcost.AnomalyConfig` that watches every record.
+        trace_context: Put the current OpenTelemetry span's ids on every record
+            (``trace_id``, ``span_id``). Off by default: llmcost touches OpenTelemetry only
+            when asked, here or by configuring an :class:`~llmcost.sinks.OTelSink` (which
+            puts its own span's ids on the records it sees).
 
     Returns:
         The configuration now in force.
@@ -349,6 +358,9 @@ def configure(
         anomaly=anomaly,
         anomaly_watcher=watcher,
         enrichers=tuple(s for s in sink_tuple if callable(getattr(s, "enrich", None))),
+        synchronous_sinks=tuple(s for s in sink_tuple if _dispatch.is_synchronous(s)),
+        queued_sinks=tuple(s for s in sink_tuple if not _dispatch.is_synchronous(s)),
+        trace_context=bool(trace_context),
         disabled=_env_flag("LLMCOST_DISABLED"),
     )
     with state.lock:
@@ -357,6 +369,8 @@ def configure(
         state.active = not config.disabled
         state.shut_down = False
     if previous is not None:
+        # Records already queued for the old sinks reach them before they are closed.
+        _dispatch.flush(5.0)
         _flush_retired_sinks(previous.sinks, keep=sink_tuple)
     _register_atexit()
     return config
@@ -398,25 +412,33 @@ def _flush_retired_sinks(old: Sequence[Sink], keep: Sequence[Sink]) -> None:
                 sink.close()
 
 
+def _remaining(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
 def flush(timeout: float | None = None) -> bool:
-    """Ask every configured sink to deliver what it holds; True when all of them did.
+    """Deliver every record made so far to every configured sink; True when all arrived.
+
+    Records reach the sinks through llmcost's delivery thread: this waits for the ones
+    queued, then asks each sink to deliver what it holds. It returns by ``timeout`` (seconds
+    in all; None waits), with False when something was not delivered in time.
 
     Example:
         >>> import llmcost
         >>> llmcost.flush(timeout=5.0)
         True
     """
-    run_pending()  # the records still being made, dropped streams' endings included
+    deadline = None if timeout is None else time.monotonic() + timeout
+    delivered = _dispatch.flush(timeout)
     config = state.config
     if config is None:
-        return True
-    delivered = True
+        return delivered
     for sink in config.sinks:
         flush_sink = getattr(sink, "flush", None)
         if flush_sink is None:
             continue
         try:
-            if flush_sink(timeout) is False:
+            if flush_sink(_remaining(deadline)) is False:
                 delivered = False
         except Exception as exc:  # a failing sink must not break the caller
             delivered = False
@@ -436,18 +458,20 @@ def shutdown(timeout: float | None = 5.0) -> None:
         >>> import llmcost
         >>> llmcost.shutdown()
     """
-    run_pending()  # before the sinks close: those records must reach them
+    deadline = None if timeout is None else time.monotonic() + timeout
     with state.lock:
         config = state.config
         state.config = None
         state.active = False
         state.shut_down = True
+    # Before the sinks close: the records queued for them must reach them first.
+    _dispatch.stop(timeout)
     if config is None:
         return
     for sink in config.sinks:
         try:
             if getattr(sink, "flush", None) is not None:
-                sink.flush(timeout)
+                sink.flush(_remaining(deadline))
             sink.close()
         except Exception as exc:  # shutting down must never raise
             errors.count("sink_errors")
@@ -456,7 +480,7 @@ def shutdown(timeout: float | None = 5.0) -> None:
 
 def reset() -> None:
     """Forget the configuration, counters and catalog overrides (for tests). Sinks are closed."""
-    run_pending()  # records of calls already made go to the sinks they were made for
+    _dispatch.reset()  # records of calls already made go to the sinks they were made for
     with state.lock:
         config = state.config
         state.config = None
@@ -481,18 +505,6 @@ def _register_atexit() -> None:
     if not _atexit_registered:
         _atexit_registered = True
         atexit.register(_flush_at_exit)
-        # Pending records (a dropped stream's ending may estimate tokens, importing tiktoken)
-        # need what atexit handlers can no longer do: run them when threading shuts down.
-        register_early = getattr(threading, "_register_atexit", None)
-        if register_early is not None:
-            register_early(_drain_at_exit)
-
-
-def _drain_at_exit() -> None:
-    try:
-        run_pending()
-    except Exception:  # never raise at exit
-        logger.debug("llmcost: making the pending records at exit failed", exc_info=True)
 
 
 def _flush_at_exit() -> None:

@@ -11,12 +11,10 @@ raise :class:`~llmcost.BudgetExceeded`, :class:`~llmcost.PolicyViolation` or
 :class:`~llmcost.UnknownModelError` on purpose. Everything after the user's call runs under
 the internal-error guard and is recorded at most once per call.
 
-``finish`` (and ``fail``, ``finish_unknown``) only claims the call and notes its latency: the
-pricing, the record and its delivery to budgets, scopes, listeners and sinks are deferred
-(:mod:`llmcost._pending`) and run on llmcost's delivery thread, or earlier on the thread of
-whoever reads a total first. Integrations defer their reading of the response the same way
-(:meth:`Call.end_now` then :func:`llmcost._pending.defer`), so the caller's thread pays only
-for opening the call and handing it over.
+``finish`` (and ``fail``, ``finish_unknown``) make the record on the caller's thread: price,
+record, budget settlement, scope totals, listeners. Only the sinks' I/O leaves the thread:
+the record is queued for them (:mod:`llmcost._dispatch`), so a slow sink never slows a call,
+and a budget or scope read right after a call is already exact.
 """
 
 from __future__ import annotations
@@ -30,36 +28,24 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from llmcost import errors
+from llmcost import _dispatch, errors
 from llmcost._context import (
     Attribution,
     Config,
     budget_stack,
     ensure_configured,
     scope_stack,
-    state,
 )
-from llmcost._pending import defer, run_pending
-from llmcost.types import Cost, CostRecord, Usage, construct_trusted, new_record_id
+from llmcost.types import Cost, CostRecord, Usage, new_record_id
 
 if TYPE_CHECKING:
     from llmcost._budgets import Reservation
 
-__all__ = [
-    "Call",
-    "SendTimes",
-    "deliver_pending",
-    "record_usage",
-    "send_unopened",
-    "start_call",
-]
-
-#: Run every record still being made, here and now (see :mod:`llmcost._pending`).
-deliver_pending = run_pending
+__all__ = ["Call", "record_usage", "start_call"]
 
 logger = logging.getLogger("llmcost")
 
@@ -85,7 +71,6 @@ class Call:
         "client",
         "config",
         "data_residency",
-        "ended",
         "model",
         "operation",
         "provider",
@@ -108,9 +93,6 @@ class Call:
         stream: bool,
         data_residency: str | None,
         client: Any = None,
-        *,
-        sent: SendTimes | None = None,
-        ended: float | None = None,
     ) -> None:
         self.config = config
         #: The SDK object the call was made on (client or resource), when the integration
@@ -129,24 +111,12 @@ class Call:
         # Scopes are captured at the start: a stream consumed after its `with track_cost()`
         # block closed still belongs to the scope that made the request.
         self.scopes: tuple[Any, ...] = scope_stack.get()
-        #: When the provider's answer was in (perf_counter): set by :meth:`end_now` when the
-        #: response is read later, so the latency does not include llmcost's own delay.
-        self.ended: float | None = ended
-        if sent is None:
-            self.timestamp = datetime.now(timezone.utc)
-            self.started = time.perf_counter()
-        else:  # opened after it returned (see send_unopened)
-            self.timestamp = datetime.fromtimestamp(sent.wall, timezone.utc)
-            self.started = sent.started
+        self.timestamp = datetime.now(timezone.utc)
+        self.started = time.perf_counter()
         self._done = False
 
-    def end_now(self) -> None:
-        """Note that the response is in, before handing its reading to deferred work."""
-        self.ended = time.perf_counter()
-
     def _latency_ms(self) -> float:
-        ended = self.ended
-        return ((ended if ended is not None else time.perf_counter()) - self.started) * 1000.0
+        return (time.perf_counter() - self.started) * 1000.0
 
     def _claim(self) -> bool:
         # One lock for all calls: claims are rare and brief, and a Lock per call costs more.
@@ -170,10 +140,9 @@ class Call:
     ) -> None:
         """Record a call that returned. ``meta`` holds CostRecord fields such as
         ``request_id``, ``response_id``, ``response_model``, ``service_tier``, ``batch``,
-        ``speed``, ``inference_geo``. The record is made and delivered shortly after (see
-        the module docstring)."""
+        ``speed``, ``inference_geo``."""
         if self._claim():
-            defer(_record_guarded, self, usage or _EMPTY_USAGE, estimated, self._latency_ms(), meta)
+            _record_guarded(self, usage or _EMPTY_USAGE, estimated, self._latency_ms(), meta)
 
     def fail(
         self,
@@ -189,13 +158,8 @@ class Call:
             return
         meta["status"] = "error"
         meta["error_type"] = type(exc).__name__
-        defer(
-            _record_guarded,
-            self,
-            usage or _EMPTY_USAGE,
-            estimated and usage is not None,
-            self._latency_ms(),
-            meta,
+        _record_guarded(
+            self, usage or _EMPTY_USAGE, estimated and usage is not None, self._latency_ms(), meta
         )
 
     def finish_unknown(self, **meta: Any) -> None:
@@ -206,7 +170,7 @@ class Call:
         settle it as an unpriced call. ``meta`` holds CostRecord fields as for ``finish``.
         """
         if self._claim():
-            defer(_record_guarded, self, _EMPTY_USAGE, True, self._latency_ms(), meta, True)
+            _record_guarded(self, _EMPTY_USAGE, True, self._latency_ms(), meta, True)
 
     def abandon(self) -> None:
         """Forget the call without a record (it was never sent) and release its reservation."""
@@ -219,46 +183,7 @@ class Call:
                 self.reservation.release()
 
 
-class SendTimes(NamedTuple):
-    """When a call that was not opened before sending was sent (see :func:`send_unopened`)."""
-
-    #: The configuration in force when it was sent.
-    config: Config
-    #: ``time.time()`` when it was sent: the record's timestamp.
-    wall: float
-    #: ``time.perf_counter()`` when it was sent: the start of its latency.
-    started: float
-
-
-def send_unopened() -> SendTimes | None:
-    """Note the time of sending a call that nothing needs to see first, or None.
-
-    Nothing needs to see a call before it is sent when no budget is open, there is no model
-    policy and unknown models are not refused. The integration then sends it without opening
-    it, and hands the result over with these times and ``perf_counter()`` of the answer: the
-    :class:`Call` is made later (``Call(..., sent=, ended=)``), on the delivery thread
-    (:mod:`llmcost._pending`) in the caller's context, so it sees the same scopes. None means:
-    open it with :func:`start_call` first. The configuration is made from the environment if
-    there is none yet.
-
-    This runs on every instrumented call, inside the SDK call's time: it is kept to one Python
-    frame (no helper calls), which inside a real call matters more than its instruction count.
-    """
-    config = state.config
-    if config is None:
-        config = ensure_configured()
-    # _acts_before_sending, inlined.
-    if budget_stack.get() or config.policy is not None or config.unknown_model == "raise":
-        return None
-    return _new_tuple(SendTimes, (config, time.time(), time.perf_counter()))
-
-
-#: tuple.__new__: a NamedTuple's own (Python-level) __new__ costs several times more.
-_new_tuple = tuple.__new__
-
-
 def _acts_before_sending(config: Config, budgets: tuple[Any, ...]) -> bool:
-    # Inlined in send_unopened(): change both together.
     return bool(budgets) or config.policy is not None or config.unknown_model == "raise"
 
 
@@ -285,11 +210,6 @@ def start_call(
     if _acts_before_sending(config, budgets):
         from llmcost import _budgets
 
-        if budgets:
-            # Settle the calls that already returned, so the budget admits against what they
-            # really cost rather than their worst cases still reserved.
-            run_pending()
-
         try:
             call.reservation = _budgets.admit(call, budgets, config)
         except errors.LLMCostError:
@@ -302,8 +222,12 @@ def start_call(
 _OTEL_TRACE = "opentelemetry.trace"
 
 
-def _current_trace_ids(trace_module: Any) -> tuple[str | None, str | None]:
-    """The current span's ids from ``opentelemetry.trace`` (the module, already imported)."""
+def _current_trace_ids() -> tuple[str | None, str | None]:
+    """The current span's ids, when the application has imported OpenTelemetry."""
+    # Never imported here: only read when the application already uses it.
+    trace_module = sys.modules.get(_OTEL_TRACE)
+    if trace_module is None:
+        return None, None
     try:
         span_context = trace_module.get_current_span().get_span_context()
         if not span_context.is_valid:
@@ -410,10 +334,8 @@ def _build(
         if not meta.keys() <= _META_FIELDS:
             unexpected = sorted(meta.keys() - _META_FIELDS)
             raise TypeError(f"unknown CostRecord fields from an integration: {unexpected}")
-        # A copy of every field at its default, in CostRecord's declared order (so every record
-        # serialises with the same layout), then whole dicts laid over it: Usage's and Cost's
-        # fields have CostRecord's names. Far cheaper than 44 keyed entries one by one.
-        fields = _RECORD_DEFAULTS.copy()
+        # Usage's and Cost's fields have CostRecord's names: their dicts are laid in whole.
+        fields: dict[str, Any] = {}
         fields["record_id"] = new_record_id()
         fields["timestamp"] = call.timestamp
         fields["provider"] = call.provider
@@ -436,16 +358,16 @@ def _build(
                 fields["replayed"] = bool(meta["replayed"])
             if "batch" in meta:
                 fields["batch"] = bool(meta["batch"])
-        # Only when the application already uses OpenTelemetry: never import it ourselves.
-        trace_module = sys.modules.get(_OTEL_TRACE)
-        if trace_module is not None:
-            fields["trace_id"], fields["span_id"] = _current_trace_ids(trace_module)
+        # OpenTelemetry is touched only when the user set it up (configure(trace_context=...),
+        # or an OTelSink, whose enrich() below puts its own span's ids on the record).
+        if config.trace_context:
+            fields["trace_id"], fields["span_id"] = _current_trace_ids()
         for enricher in config.enrichers:
             with errors.internal_guard("sink.enrich"):
                 enricher.enrich(fields)
-        # The fields come from validated Usage and Cost objects and our own code: skip a second
-        # validation pass on the hot path.
-        return construct_trusted(CostRecord, fields)
+        # The fields come from validated Usage and Cost objects and llmcost's own code:
+        # pydantic's public model_construct skips a second validation; it fills the defaults.
+        return CostRecord.model_construct(**fields)
     except BaseException:
         # The record could not be made: free the budget reservation rather than leak it.
         call._release()
@@ -470,22 +392,13 @@ def _deliver(call: Call, record: CostRecord, usage_unknown: bool = False) -> Non
     if watcher is not None:
         with errors.internal_guard("anomaly"):
             watcher.observe(record)
-    for sink in config.sinks:
-        try:
-            sink.emit(record)
-        except Exception as exc:  # one failing sink must not starve the others
-            errors.count("sink_errors")
-            errors.count(f"sink_errors.{type(sink).__name__}")
-            errors.report_internal_error(f"sink.{type(sink).__name__}", exc)
+    if config.synchronous_sinks:
+        _dispatch.emit_now(record, config.synchronous_sinks)
+    if config.queued_sinks:
+        _dispatch.deliver(record, config.queued_sinks)
 
 
 _USAGE_FIELDS = frozenset(Usage.model_fields)
-#: Every CostRecord field at its default, in declared order: what :func:`_build` starts from.
-#: The fields without a default (or with a factory) are always set by _build.
-_RECORD_DEFAULTS: dict[str, Any] = {
-    name: (None if info.is_required() or info.default_factory else info.default)
-    for name, info in CostRecord.model_fields.items()
-}
 _ATTRIBUTION_FIELDS = frozenset({"feature", "project", "environment", "user_id"})
 _META_FIELDS = frozenset(
     {
@@ -582,9 +495,6 @@ def record_usage(
     # The manual path is not guarded: the caller asked for this record and should see errors.
     latency = float(latency_ms) if latency_ms is not None else None
     record = _build(call, usage, estimated, latency, meta)
-    # Delivered before returning, as the caller expects of a record it made by hand; records
-    # of instrumented calls still in the making go first, so sinks see them in order.
-    run_pending()
     _deliver(call, record)
     budgets = budget_stack.get()
     if budgets:
@@ -596,23 +506,35 @@ def record_usage(
     return record
 
 
-@functools.lru_cache(maxsize=1024)
-def _near_usage_field(key: str) -> str | None:
-    import difflib
+#: The names a keyword of record_usage() is checked against before it becomes a tag.
+_KNOWN_KEYWORDS = (
+    *sorted(_USAGE_FIELDS),
+    *sorted(_ATTRIBUTION_FIELDS),
+    *sorted(_META_FIELDS),
+    "tags",
+    "latency_ms",
+    "timestamp",
+    "estimated",
+    "operation",
+    "provider",
+)
 
-    close = difflib.get_close_matches(key, _USAGE_FIELDS, n=1, cutoff=0.85)
-    return close[0] if close else None
+
+@functools.lru_cache(maxsize=1024)
+def _near_miss(key: str) -> str | None:
+    # Cached: the same tag names come back on every call.
+    return errors.near_miss(
+        key, _KNOWN_KEYWORDS, cutoff=0.85, fuzzy=(*_USAGE_FIELDS, *_ATTRIBUTION_FIELDS)
+    )
 
 
 def _refuse_near_miss(key: str) -> None:
-    # Extra keywords become free-form tags, so a typo of a token count (cache_read_token=800)
-    # would silently turn usage into a tag and misprice the call: refuse names a letter or so
-    # away from a usage field. Only usage fields: a near-miss of anything else (mode, seed,
-    # models) is a plausible tag name. Cached: the same tag names come back on every call.
-    close = _near_usage_field(key)
+    # Extra keywords become free-form tags, so a typo (cache_read=800, userid="u1") would
+    # silently turn usage into a tag and misprice the call, or charge it to no user.
+    close = _near_miss(key)
     if close is not None:
         raise TypeError(
-            f"record_usage() got {key}=...: did you mean {close}=? "
+            f"record_usage() got an unexpected keyword {key!r}: did you mean {close!r}? "
             f"(for a tag of that name use tags={{{key!r}: ...}})"
         )
 
@@ -669,7 +591,6 @@ def add_listener(listener: Callable[[CostRecord], object]) -> Callable[[], None]
 
     def remove() -> None:
         global _listeners
-        run_pending()  # the records of calls made while it listened still reach it
         with _listeners_lock:
             _listeners = tuple(item for item in _listeners if item is not listener)
 

@@ -27,7 +27,6 @@ from llmcost._budgets import (
     Totals,
 )
 from llmcost._context import StackedScope, budget_stack, warn_if_not_instrumented
-from llmcost._pending import run_pending
 
 if TYPE_CHECKING:
     from llmcost.types import CostRecord
@@ -265,24 +264,18 @@ class Budget(StackedScope):
 
     # -- figures -------------------------------------------------------------------------------
 
-    # Every figure first waits for the records of calls that already returned and are still
-    # being made (llmcost._pending): a figure read after a call never misses that call.
-
     def totals(self) -> Totals:
         """Spent and reserved amounts, read atomically from the store."""
-        run_pending()
         return self.store.read(self.key)
 
     @property
     def records(self) -> list[CostRecord]:
         """The records of the calls settled on this budget object (a live list)."""
-        run_pending()
         return self._records
 
     @property
     def unpriced_calls(self) -> int:
         """Calls whose model had no price (they add tokens but no cost)."""
-        run_pending()
         return self._unpriced_calls
 
     @property

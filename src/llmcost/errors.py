@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -162,10 +162,6 @@ def stats() -> dict[str, int]:
         >>> llmcost.stats().get("internal_errors", 0)
         0
     """
-    # The records of calls that already returned may still be in the making: count them.
-    from llmcost._pending import run_pending
-
-    run_pending()
     with _counts_lock:
         return dict(_counts)
 
@@ -231,3 +227,40 @@ class internal_guard:  # lower-case: it reads like a function, `with internal_gu
                 return None
 
         return guarded  # type: ignore[return-value]
+
+
+def near_miss(
+    key: str,
+    known: Iterable[str],
+    *,
+    cutoff: float = 0.8,
+    fuzzy: Iterable[str] | None = None,
+) -> str | None:
+    """The name in ``known`` that ``key`` most likely misspells, or None.
+
+    A keyword that llmcost would otherwise take as a free-form tag is refused when it is a
+    near miss of a known name: the same letters but for ``_``/``-`` and case (``userid``), a
+    prefix of it up to a ``_`` (``cache_read`` for ``cache_read_tokens``), or a letter or two
+    away (``feture``, ``enviroment``) from one of ``fuzzy`` (default: all of ``known``; a
+    shorter list keeps plausible tag names such as ``seed`` apart from ``speed``).
+
+    Example:
+        >>> near_miss("feture", ["feature", "project"]), near_miss("tier", ["feature"])
+        ('feature', None)
+    """
+    import difflib
+
+    names = [name for name in known if name != key]
+
+    def squash(name: str) -> str:
+        return name.replace("_", "").replace("-", "").lower()
+
+    for name in names:
+        if squash(name) == squash(key):
+            return name
+    for name in names:
+        if len(key) >= 4 and name.startswith(key) and name[len(key)] == "_":
+            return name
+    candidates = names if fuzzy is None else [name for name in fuzzy if name != key]
+    close = difflib.get_close_matches(key, candidates, n=1, cutoff=cutoff)
+    return close[0] if close else None

@@ -613,11 +613,11 @@ def llm_cost(request: pytest.FixtureRequest) -> LLMCost:
 
 
 def _make_pending_records() -> None:
-    """Make the records still in the making (llmcost._pending: calls that returned, streams a
-    test dropped without closing), so they count against the test that made them."""
-    from llmcost._pending import run_pending
+    """Run the endings of streams a test dropped without closing (garbage collection hands
+    them to llmcost's delivery thread), so they count against the test that made them."""
+    import llmcost
 
-    run_pending()
+    llmcost.flush(timeout=5.0)
 
 
 def _activate_llmcost() -> None:

@@ -24,7 +24,6 @@ from llmcost._context import (
     state,
     warn_if_not_instrumented,
 )
-from llmcost._pending import run_pending
 
 if TYPE_CHECKING:
     from llmcost.types import CostRecord
@@ -82,49 +81,39 @@ class CostScope(StackedScope):
             f"total_cost_usd={self.total_cost_usd})"
         )
 
-    # Every total first waits for the records of calls that already returned and are still
-    # being made (llmcost._pending): a total read after a call never misses that call.
-
     @property
     def records(self) -> list[CostRecord]:
         """The records made inside this scope, in the order they were made (a live list)."""
-        run_pending()
         return self._records
 
     @property
     def calls(self) -> int:
         """How many records were made inside this scope."""
-        run_pending()
         return len(self._records)
 
     @property
     def total_cost_usd(self) -> Decimal:
         """The exact sum of the priced records' ``total_cost_usd``."""
-        run_pending()
         return self._total_cost_usd
 
     @property
     def input_tokens(self) -> int:
         """Input tokens of every record (cache reads and writes included)."""
-        run_pending()
         return self._input_tokens
 
     @property
     def output_tokens(self) -> int:
         """Output tokens of every record (reasoning included)."""
-        run_pending()
         return self._output_tokens
 
     @property
     def cache_read_tokens(self) -> int:
         """Input tokens read from the provider's prompt cache."""
-        run_pending()
         return self._cache_read_tokens
 
     @property
     def unpriced_calls(self) -> int:
         """Records whose model has no price (never counted in ``total_cost_usd``)."""
-        run_pending()
         return self._unpriced_calls
 
     def _fresh(self) -> CostScope:

@@ -8,12 +8,11 @@ string, so ``CostRecord.from_json(record.to_json()) == record`` holds exactly.
 from __future__ import annotations
 
 import json
-import os
-import random
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Literal, TypeVar, get_args, get_origin
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -23,35 +22,12 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def construct_trusted(cls: type[ModelT], values: dict[str, Any]) -> ModelT:
-    """Build a model instance from a COMPLETE dict of already-valid field values.
+    """Build a model from field values that are already valid (pydantic's ``model_construct``).
 
-    The hot path builds a Cost and a CostRecord from values that come from validated objects
-    and llmcost's own code; ``model_construct`` would still spend about 20 µs per record walking
-    every field's defaults, so this sets the instance state directly (what pydantic's own
-    ``model_construct`` ends up doing). ``values`` must hold every field; it is not copied.
-    Every instance made here shares one ``model_fields_set`` (all fields): never change it.
+    Used where the values come from validated objects and llmcost's own code, so a second
+    validation pass would only cost time; fields left out get their defaults.
     """
-    instance = cls.__new__(cls)
-    _set_dict(instance, values)
-    fields_set = _ALL_FIELDS_SET.get(cls)
-    if fields_set is None:
-        fields_set = _ALL_FIELDS_SET[cls] = set(cls.model_fields)
-    # One set shared by every instance of the class: every field is set, the models are
-    # frozen, and pydantic copies the set before changing it (model_copy): a set per record
-    # costs a microsecond and one more object for the garbage collector to track.
-    _set_fields_set(instance, fields_set)
-    _set_extra(instance, None)
-    _set_private(instance, None)
-    return instance
-
-
-_ALL_FIELDS_SET: dict[type[BaseModel], set[str]] = {}
-# BaseModel's own slots, set through their descriptors: object.__setattr__ looks each name up
-# along the class's MRO first, which costs more than the assignment.
-_set_dict = vars(BaseModel)["__dict__"].__set__
-_set_fields_set = vars(BaseModel)["__pydantic_fields_set__"].__set__
-_set_extra = vars(BaseModel)["__pydantic_extra__"].__set__
-_set_private = vars(BaseModel)["__pydantic_private__"].__set__
+    return cls.model_construct(**values)
 
 
 class Usage(BaseModel):
@@ -91,16 +67,7 @@ class Usage(BaseModel):
             >>> Usage.from_counts({"input_tokens": 12, "output_tokens": 3}).total_tokens
             15
         """
-        values = dict(_ZERO_USAGE)
-        for name, value in counts.items():
-            if type(value) is not int or value < 0 or name not in values:
-                return cls(**counts)
-            values[name] = value
-        if not parts_fit_their_whole(values):
-            return cls(**counts)  # raises the message naming the parts
-        usage = construct_trusted(cls, values)
-        _set_fields_set(usage, set(counts))  # as validation would: the names given
-        return usage
+        return cls.model_validate(counts)
 
     @model_validator(mode="after")
     def _parts_fit_their_whole(self) -> Usage:
@@ -200,25 +167,9 @@ class Cost(BaseModel):
         )
 
 
-# A generator of our own, reseeded in a forked child so parent and child never share ids.
-_random = random.Random()
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_random.seed)
-_getrandbits = _random.getrandbits
-_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
-_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
-
-
 def new_record_id() -> str:
-    """A random (version 4) UUID string.
-
-    ``str(uuid.uuid4())`` reads ``os.urandom`` on every call, a system call that alone costs a
-    third of the recorder's per-record budget. Record ids need uniqueness, not secrecy, so
-    they come from a ``random.Random`` of llmcost's own, reseeded from the OS in a forked child.
-    """
-    # bytes.hex is about twice as fast as formatting the integer with "032x".
-    text = ((_getrandbits(128) & _UUID4_CLEAR) | _UUID4_SET).to_bytes(16, "big").hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    """A random (version 4) UUID string: the record's idempotency key downstream."""
+    return str(uuid.uuid4())
 
 
 def _utc_now() -> datetime:
@@ -336,11 +287,7 @@ class CostRecord(BaseModel):
             >>> '"total_cost_usd":0.0035' in record.to_json()
             True
         """
-        if self.__class__ is CostRecord and _fast_to_json is not None:
-            text = _fast_to_json(self.__dict__)
-            if text is not None:
-                return text
-        return _to_json_reference(self)
+        return dumps_exact(self.to_json_dict())
 
     @classmethod
     def from_json(cls, text: str | bytes) -> CostRecord:
@@ -356,170 +303,6 @@ def _encode_decimal(value: Decimal) -> str:
 
 
 _compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_MONEY_NULLS = ",".join(f'"{name}":null' for name in _MONEY_FIELDS)
-
-
-def _to_json_reference(record: CostRecord) -> str:
-    # The general encoding, for any record: the C JSON encoder with the money set to null, then
-    # the exact digits spliced in. It defines the wire text; the generated encoder below only
-    # takes the common case faster and gives up (returns None) on anything outside it.
-    data = record.__dict__.copy()
-    data["timestamp"] = record.timestamp.isoformat()
-    money = [data[name] for name in _MONEY_FIELDS]
-    for name in _MONEY_FIELDS:
-        data[name] = None
-    try:
-        text = _compact(data)
-    except TypeError:  # a hand-built record with a Decimal outside the money fields
-        return _encode_each(record.to_json_dict())
-    # The money fields are adjacent in the schema: find their all-null run and put the exact
-    # digits in, in one splice. rfind: tags (the only mapping) come before the money, and a
-    # quote inside any JSON string is escaped, so the last occurrence is the real keys.
-    start = text.rfind(_MONEY_NULLS)
-    if start < 0:
-        return _encode_each(record.to_json_dict())
-    digits = ",".join(
-        f'"{name}":{"null" if value is None else _encode_decimal(value)}'
-        for name, value in zip(_MONEY_FIELDS, money, strict=True)
-    )
-    return text[:start] + digits + text[start + len(_MONEY_NULLS) :]
-
-
-# --- the generated encoder ------------------------------------------------------------------
-#
-# One pass of the C JSON encoder over a record's 44 fields costs about 9 µs, much of it
-# re-encoding the same keys and dispatching on types; with the Decimal splice the reference
-# takes about 16 µs, most of a JSONL sink's emit. The function generated below from the
-# model's fields writes the same text in one f-string: the keys are constants, strings go
-# through the encoder json itself uses (``encode_basestring``: ``_compact`` has
-# ``ensure_ascii=False``), ints are ``int.__repr__``, floats ``float.__repr__``, bools and
-# None their JSON words, timestamps ``isoformat()`` (digits and ``-:.+T`` only, nothing to
-# escape) and money the Decimal's own digits. It checks the exact class of every value and
-# the order of the keys, and returns None for anything else: a subclass, a value of an
-# unexpected type, NaN or infinite floats (json writes ``NaN``/``Infinity``), non-finite
-# Decimals (an error), tags that are not all str. Then ``_to_json_reference`` decides, so
-# both always give the same text or the same error (a hypothesis test holds them equal).
-
-_encode_str = json.encoder.encode_basestring  # the C version when available, as json uses
-
-
-def _encode_tags(tags: dict[Any, Any]) -> str | None:
-    parts = []
-    for key, value in tags.items():
-        if key.__class__ is not str or value.__class__ is not str:
-            return None
-        parts.append(f"{_encode_str(key)}:{_encode_str(value)}")
-    return "{" + ",".join(parts) + "}"
-
-
-_STR_OR_NONE = """\
-    if {v}.__class__ is str:
-        {v} = _encode_str({v})
-    elif {v} is None:
-        {v} = "null"
-    else:
-        return None
-"""
-_STR = """\
-    if {v}.__class__ is not str:
-        return None
-    {v} = _encode_str({v})
-"""
-_FIELD_CODE: dict[Any, str] = {
-    str: _STR,
-    str | None: _STR_OR_NONE,
-    int: """\
-    if {v}.__class__ is not int:
-        return None
-""",
-    bool: """\
-    if {v} is True:
-        {v} = "true"
-    elif {v} is False:
-        {v} = "false"
-    else:
-        return None
-""",
-    float | None: """\
-    if {v}.__class__ is float:
-        if not -_INF < {v} < _INF:
-            return None
-        {v} = _float_repr({v})
-    elif {v} is None:
-        {v} = "null"
-    elif {v}.__class__ is int:
-        {v} = _int_repr({v})
-    else:
-        return None
-""",
-    Decimal | None: """\
-    if {v}.__class__ is _Decimal:
-        if not {v}.is_finite():
-            return None
-        {v} = _decimal_str({v})
-    elif {v} is None:
-        {v} = "null"
-    else:
-        return None
-""",
-    datetime: """\
-    if {v}.__class__ is not _datetime:
-        return None
-    {v} = {v}.isoformat()
-""",
-    dict[str, str]: """\
-    if {v}.__class__ is not dict:
-        return None
-    if {v}:
-        {v} = _encode_tags({v})
-        if {v} is None:
-            return None
-    else:
-        {v} = "{{}}"
-""",
-}
-
-
-def _generate_encoder(model: type[BaseModel]) -> Callable[[dict[str, Any]], str | None] | None:
-    """Write and compile the encoder for ``model``'s fields; None if a field's type is not one
-    the generator knows (every record then takes the reference path)."""
-    names = tuple(model.model_fields)
-    lines = ["def encode(values):", "    if tuple(values) != _FIELDS:", "        return None"]
-    variables = [f"v{index}" for index in range(len(names))]
-    lines.append(f"    {', '.join(variables)}, = values.values()")
-    pieces = []
-    for name, variable in zip(names, variables, strict=True):
-        annotation = model.model_fields[name].annotation
-        if get_origin(annotation) is Literal and all(
-            isinstance(a, str) for a in get_args(annotation)
-        ):
-            code: str | None = _STR
-        else:
-            code = _FIELD_CODE.get(annotation)
-        if code is None or not name.isidentifier():
-            return None
-        lines.append(code.format(v=variable).rstrip("\n"))
-        # A timestamp is a JSON string: quotes around the isoformat text.
-        value = f'"{{{variable}}}"' if annotation is datetime else f"{{{variable}}}"
-        pieces.append(f'"{name}":{value}')
-    lines.append("    return f'{{" + ",".join(pieces) + "}}'")
-    namespace: dict[str, Any] = {
-        "_FIELDS": names,
-        "_encode_str": _encode_str,
-        "_encode_tags": _encode_tags,
-        "_INF": float("inf"),
-        "_float_repr": float.__repr__,
-        "_int_repr": int.__repr__,
-        "_Decimal": Decimal,
-        "_decimal_str": Decimal.__str__,
-        "_datetime": datetime,
-    }
-    exec(compile("\n".join(lines), f"<llmcost {model.__name__} encoder>", "exec"), namespace)
-    encoder: Callable[[dict[str, Any]], str | None] = namespace["encode"]
-    return encoder
-
-
-_fast_to_json = _generate_encoder(CostRecord)
 
 
 def _encode_flat(data: dict[str, Any], decimal_keys: tuple[str, ...]) -> str:

@@ -19,9 +19,6 @@ from llmcost.types import (
     Cost,
     CostRecord,
     Usage,
-    _fast_to_json,
-    _to_json_reference,
-    construct_trusted,
     dumps_exact,
 )
 
@@ -170,22 +167,6 @@ def test_usage_from_counts_is_usage_without_a_second_validation(counts: dict[str
         assert all(type(value) is int for value in built.__dict__.values())
 
 
-def test_records_share_their_fields_set_without_sharing_changes() -> None:
-    """Trusted records share one all-fields set; model_copy changes a copy of it, not theirs."""
-    values: dict[str, object] = dict.fromkeys(CostRecord.model_fields)
-    now = datetime.now(timezone.utc)
-    values.update(provider="openai", operation="chat", tags={}, timestamp=now)
-    values.update(dict.fromkeys(Usage.model_fields, 0))
-    first = construct_trusted(CostRecord, dict(values, priced=False, estimated=False))
-    second = construct_trusted(CostRecord, dict(values, priced=False, estimated=False))
-    assert first.model_fields_set == set(CostRecord.model_fields)
-    copied = first.model_copy(update={"feature": "search"})
-    assert copied.feature == "search"
-    assert second.model_fields_set == set(CostRecord.model_fields)
-    with pytest.raises(ValidationError):
-        first.feature = "x"  # type: ignore[misc]  # frozen: nothing can add to the shared set
-
-
 def test_usage_derived_counts() -> None:
     """Uncached input excludes cache reads and writes; total counts each token once."""
     usage = Usage(input_tokens=100, cache_read_tokens=60, cache_write_tokens=10, output_tokens=7)
@@ -276,23 +257,19 @@ def any_records(draw: st.DrawFn) -> CostRecord:
     )
 
 
-def test_the_fast_encoder_is_generated_for_every_field() -> None:
-    """Every field type of CostRecord is one the generator knows: no silent slow path."""
-    assert _fast_to_json is not None
-
-
 @settings(max_examples=300, deadline=None)
 @given(any_records())
-def test_to_json_is_byte_identical_to_the_reference_encoding(record: CostRecord) -> None:
-    """The generated encoder writes exactly what json.dumps plus the Decimal splice wrote, for
-    any text, count, float, flag, timestamp and Decimal shape, and reads back equal."""
+def test_to_json_is_exact_json_that_reads_back_equal(record: CostRecord) -> None:
+    """For any text, count, float, flag, timestamp and Decimal shape: to_json is the JSON the
+    standard library reads, money as exact numbers, and it reads back equal."""
     text = record.to_json()
-    assert text == _to_json_reference(record)
+    data = json.loads(text, parse_float=Decimal)
+    assert list(data) == list(CostRecord.model_fields)
+    for name in MONEY_FIELDS:
+        value = getattr(record, name)
+        assert (data[name] is None) if value is None else (Decimal(data[name]) == value)
     latency = record.latency_ms
     if latency is None or math.isfinite(latency):
-        # The fast path itself produced it (NaN/infinite latency is left to json's spelling).
-        assert _fast_to_json is not None
-        assert _fast_to_json(record.__dict__) == text
         assert CostRecord.from_json(text) == record
 
 
@@ -363,35 +340,6 @@ _ODD_VALUES: list[tuple[str, object]] = [
     ("tags", {}),
     ("tags", ["a", "b"]),
 ]
-
-
-@pytest.mark.parametrize(
-    ("name", "value"),
-    _ODD_VALUES,
-    ids=[f"{name}-{index}" for index, (name, _) in enumerate(_ODD_VALUES)],
-)
-def test_hand_built_records_with_odd_values_encode_as_before(name: str, value: object) -> None:
-    """A record built without validation holding an unusual value gives the same text (or the
-    same error) as the reference encoding: the fast path steps aside for anything unusual."""
-    values = {**_BASE.__dict__, name: value}
-    record = construct_trusted(CostRecord, values)
-    assert _outcome(record.to_json) == _outcome(lambda: _to_json_reference(record))
-
-
-def test_reordered_fields_and_subclasses_take_the_reference_path() -> None:
-    """Keys in another order (a hand-built dict) or a subclass still encode exactly as before."""
-    reordered = dict(reversed(list(_BASE.__dict__.items())))
-    record = construct_trusted(CostRecord, reordered)
-    assert _fast_to_json is not None
-    assert _fast_to_json(record.__dict__) is None
-    assert record.to_json() == _to_json_reference(record)
-    assert record.to_json().startswith('{"span_id":null,')
-
-    class Tagged(CostRecord):
-        pass
-
-    sub = Tagged(**_BASE.__dict__)
-    assert sub.to_json() == _to_json_reference(sub) == _BASE.to_json()
 
 
 def test_to_json_of_a_typical_record_is_unchanged() -> None:

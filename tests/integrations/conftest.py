@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from llmcost import _pending
+import llmcost
 
 
 @pytest.fixture(autouse=True)
@@ -14,4 +14,4 @@ def _drain_stream_endings() -> Iterator[None]:
     """Run the endings garbage collection handed off during the test, before llmcost resets,
     so they never surface in a later test's first call."""
     yield
-    _pending.run_pending()
+    llmcost.flush(timeout=5.0)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import llmcost
-from llmcost import _pending, _recorder
+from llmcost import _dispatch, _recorder
 from llmcost.integrations import _streams
 from llmcost.integrations._streams import RecordingStream
 
@@ -90,7 +90,7 @@ def test_garbage_collection_only_hands_the_ending_off(sink: llmcost.sinks.Memory
     del stream
     gc.collect()
     collecting.clear()
-    _pending.run_pending()
+    llmcost.flush(timeout=5)
     assert observer.ends == [(None, False)]
     assert during_collection == [False]
 
@@ -115,7 +115,7 @@ def test_a_closed_stream_hands_nothing_off() -> None:
     assert list(stream) == [1]
     del stream
     gc.collect()
-    assert not _pending.pending()
+    assert _dispatch.queued() == 0
     assert observer.ends == [(None, True)]
 
 
@@ -129,7 +129,7 @@ def test_nothing_is_handed_off_while_the_interpreter_exits(
     with monkeypatch.context() as patch:
         patch.setattr(_streams.sys, "is_finalizing", lambda: True)
         stream.__del__()
-    assert not _pending.pending()
+    assert _dispatch.queued() == 0
     assert observer.ends == []
 
 
@@ -143,7 +143,7 @@ def test_a_failing_pending_ending_does_not_stop_the_others() -> None:
 
     _streams.defer(broken)
     _streams.defer(lambda: ran.append("second"))
-    _pending.run_pending()
+    llmcost.flush(timeout=5)
     assert ran == ["second"]
-    assert not _pending.pending()
+    assert _dispatch.queued() == 0
     assert llmcost.stats()["internal_errors.stream.end"] == 1

@@ -59,6 +59,7 @@ def test_logging_sink_line_and_structured_extra(caplog: pytest.LogCaptureFixture
             output_tokens=300,
             feature="support_chat",
         )
+        assert llmcost.flush(timeout=5)  # sinks get records on llmcost's delivery thread
     (log,) = [r for r in caplog.records if r.name == "llmcost.records"]
     message = log.getMessage()
     assert message.startswith("openai chat gpt-4o: 1200 in (1000 cached) / 300 out, $")
@@ -103,6 +104,7 @@ def test_callback_sink_calls_the_function() -> None:
     seen: list[CostRecord] = []
     llmcost.configure(sinks=[CallbackSink(seen.append)])
     record = llmcost.record_usage(provider="openai", model="gpt-4o", input_tokens=3)
+    assert llmcost.flush(timeout=5)  # sinks get records on llmcost's delivery thread
     assert seen == [record]
     with pytest.raises(TypeError, match="callable"):
         CallbackSink("not a function")  # type: ignore[arg-type]

@@ -471,6 +471,7 @@ def test_end_to_end_record_usage_carries_the_span_ids(telemetry):
             latency_ms=250.0,
             feature="search",
         )
+    assert llmcost.flush(timeout=5)  # the sink's emit runs on llmcost's delivery thread
     call_span = next(s for s in telemetry.spans() if s.name == "chat gpt-4o")
     assert record.span_id == f"{call_span.context.span_id:016x}"
     assert record.trace_id == f"{parent.get_span_context().trace_id:032x}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["field", "transport_replays", "view"]
+__all__ = ["field", "view"]
 
 
 def field(obj: Any, name: str) -> Any:
@@ -64,19 +64,3 @@ def view(obj: Any) -> dict[str, Any] | _Attributes:
     if extra is _MISSING or type(fields) is not dict:
         return _Attributes(obj)  # not a pydantic model
     return {**fields, **extra} if extra else fields
-
-
-def transport_replays(resource: Any) -> bool:
-    """Whether the HTTP transport under an SDK resource says it replays recorded answers.
-
-    A parsed response carries no HTTP headers, so the ``x-llmcost-replayed`` header of the
-    llmcost fake transports cannot be read from it: the transports also carry the class
-    attribute ``llmcost_replayed = True`` (any transport may), read here through the
-    resource's SDK client and its HTTP client.
-
-    Example:
-        >>> transport_replays(object())
-        False
-    """
-    http_client = getattr(getattr(resource, "_client", None), "_client", None)
-    return getattr(getattr(http_client, "_transport", None), "llmcost_replayed", False) is True

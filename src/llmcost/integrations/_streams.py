@@ -15,9 +15,8 @@ no call is left open holding its budget reservation.
 
 Garbage collection can run inside any bytecode, including while this very thread holds one of
 llmcost's locks (budget store, sinks, logging), so ``__del__`` never records: it hands the
-ending to :func:`defer`, and the ending runs with the other pending work
-(:mod:`llmcost._pending`): on the delivery thread, or when a total is read, at
-``llmcost.flush()``, or at exit.
+ending to llmcost's delivery thread (:func:`llmcost._dispatch.run_later`), where it runs
+shortly after; ``llmcost.flush()`` waits for it.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import wrapt
 
-from llmcost import _pending, errors
+from llmcost import _dispatch, errors
 
 if TYPE_CHECKING:
     from llmcost._recorder import Call
@@ -65,8 +64,8 @@ class StreamObserver(Protocol):
 
 def defer(action: Callable[[], object]) -> None:
     """Run ``action`` later, outside the garbage collector (for ``__del__``: never record
-    there). It runs with the other pending work of :mod:`llmcost._pending`."""
-    _pending.defer_from_finalizer(_run_ending, action)
+    there), on llmcost's delivery thread."""
+    _dispatch.run_later(functools.partial(_run_ending, action))
 
 
 def _run_ending(action: Callable[[], object]) -> None:

@@ -1,5 +1,8 @@
 """Patching machinery shared by every SDK integration.
 
+Each target is patched on its own: one that an SDK release renamed costs only itself, and a
+warning names it (a silent "instrumented, but nothing patched" is the failure this prevents).
+
 An integration describes *what* to patch as a list of :class:`Target` (module, ``Class.method``,
 wrapper); this module does the *how*: it waits for the SDK to be imported (a post-import hook,
 so ``instrument()`` never imports an SDK itself), checks the SDK version, applies each patch
@@ -48,9 +51,15 @@ class Integration:
     min_version: tuple[int, ...]
     max_version: tuple[int, ...]
     targets: Callable[[], Sequence[Target]]
-    #: (owner, attribute, original) for every applied patch, in order; original is None when the
-    #: owner only inherited the attribute.
-    applied: list[tuple[Any, str, Any]] = field(default_factory=list)
+    #: (owner, attribute, original, wrapper) for every applied patch, in order; original is
+    #: None when the owner only inherited the attribute; wrapper is what llmcost installed.
+    applied: list[tuple[Any, str, Any, Any]] = field(default_factory=list)
+    #: Targets that could not be patched, by ``module:path`` (each warned about once).
+    missed: list[str] = field(default_factory=list)
+    #: Called with False by uninstrument() and True by instrument(): the adapter's wrappers
+    #: pass calls straight through while it is off (one left in place under another
+    #: library's wrapper must not record).
+    set_enabled: Callable[[bool], None] | None = None
     wanted: bool = False
     hook_registered: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -102,7 +111,9 @@ def instrument_integration(integration: Integration) -> bool:
     """Patch the SDK now if it is imported, else as soon as the application imports it.
 
     Returns:
-        True when the SDK is installed (patched now or on import), False when it is not.
+        True when the SDK is imported and at least one of its methods is now patched, or is
+        installed and will be patched on import; False otherwise (not installed, or nothing
+        could be patched: a warning named every method that could not).
     """
     with integration.lock:
         integration.wanted = True
@@ -112,6 +123,7 @@ def instrument_integration(integration: Integration) -> bool:
         # The post-import hook fired once already: after uninstrument(), patch again here.
         if reapply:
             _apply(integration)
+            return integration.patched
         return True
     with integration.lock:
         if integration.name not in sys.modules and installed_version(integration) is None:
@@ -122,6 +134,8 @@ def instrument_integration(integration: Integration) -> bool:
     # wrapt fires the hook at once when the SDK is already imported, otherwise right after
     # the application imports it. Hooks cannot be unregistered, so the hook checks `wanted`.
     wrapt.register_post_import_hook(lambda _module: _apply(integration), integration.name)
+    if integration.name in sys.modules:
+        return integration.patched
     return True
 
 
@@ -129,6 +143,8 @@ def _apply(integration: Integration) -> None:
     with integration.lock:
         if not integration.wanted or integration.applied:
             return
+        if integration.set_enabled is not None:
+            integration.set_enabled(True)
         with errors.internal_guard(f"instrument.{integration.name}"):
             version = installed_version(integration)
             if not version_supported(integration, version):
@@ -139,8 +155,27 @@ def _apply(integration: Integration) -> None:
                     integration.supported_range,
                     version,
                 )
+            integration.missed.clear()
             for target in integration.targets():
-                _patch_target(integration, target)
+                # Each target on its own: one the SDK renamed must not cost the others.
+                try:
+                    patched = _patch_target(integration, target)
+                except Exception as exc:
+                    patched = False
+                    errors.count(f"instrument.{integration.name}.errors")
+                    logger.debug("llmcost: patching %s failed: %r", target.path, exc)
+                if not patched:
+                    integration.missed.append(f"{target.module}:{target.path}")
+            if integration.missed:
+                errors.count(f"instrument.{integration.name}.missed", len(integration.missed))
+                logger.warning(
+                    "llmcost could not instrument %d method(s) of %s %s, whose calls will "
+                    "not be recorded: %s",
+                    len(integration.missed),
+                    integration.distribution,
+                    version,
+                    ", ".join(integration.missed),
+                )
             logger.debug(
                 "llmcost instrumented %s %s (%d methods)",
                 integration.name,
@@ -149,21 +184,20 @@ def _apply(integration: Integration) -> None:
             )
 
 
-def _patch_target(integration: Integration, target: Target) -> None:
+def _patch_target(integration: Integration, target: Target) -> bool:
+    """Patch one target; False (nothing changed) when the SDK does not have it."""
     import wrapt
 
     try:
         module = importlib.import_module(target.module)
     except ImportError:
-        logger.debug("llmcost: %s has no module %s; skipped", integration.name, target.module)
-        return
+        return False
     class_name, _, method_name = target.path.rpartition(".")
     owner: Any = module
     for part in class_name.split(".") if class_name else ():
         owner = getattr(owner, part, None)
         if owner is None:
-            logger.debug("llmcost: %s.%s is missing; skipped", target.module, target.path)
-            return
+            return False
     # Read the owner's own __dict__: a method it only inherits is patched on the owner and, on
     # unpatch, deleted again (rather than the base class's function copied onto the owner, which
     # would also turn a staticmethod or classmethod into a plain function).
@@ -172,18 +206,34 @@ def _patch_target(integration: Integration, target: Target) -> None:
     else:
         own = getattr(owner, method_name, None)  # a module's function is its own
     if own is None and getattr(owner, method_name, None) is None:
-        logger.debug("llmcost: %s.%s is missing; skipped", target.module, target.path)
-        return
-    wrapt.wrap_function_wrapper(owner, method_name, target.wrapper)
-    integration.applied.append((owner, method_name, own))
+        return False
+    wrapper = wrapt.wrap_function_wrapper(owner, method_name, target.wrapper)
+    integration.applied.append((owner, method_name, own, wrapper))
+    return True
 
 
 def unpatch_integration(integration: Integration) -> None:
-    """Restore every original method this integration patched (newest first)."""
+    """Restore every original method this integration patched (newest first).
+
+    A method that another library wrapped after llmcost is left as it is (removing llmcost's
+    wrapper would remove theirs too): llmcost's wrapper inside it passes calls straight
+    through from now on, and a debug line names it.
+    """
     with integration.lock:
         integration.wanted = False
+        if integration.set_enabled is not None:
+            integration.set_enabled(False)
         while integration.applied:
-            owner, name, original = integration.applied.pop()
+            owner, name, original, wrapper = integration.applied.pop()
+            current = vars(owner).get(name) if isinstance(owner, type) else getattr(owner, name)
+            if current is not wrapper:
+                logger.debug(
+                    "llmcost: %s.%s was wrapped again by someone else: left in place "
+                    "(llmcost's wrapper inside it now passes calls through)",
+                    getattr(owner, "__name__", owner),
+                    name,
+                )
+                continue
             if original is None:
                 delattr(owner, name)  # it was inherited: let the base class's show through
             else:

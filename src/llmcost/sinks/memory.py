@@ -5,8 +5,6 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from llmcost._pending import run_pending
-
 if TYPE_CHECKING:
     from llmcost.types import CostRecord
 
@@ -28,6 +26,10 @@ class MemorySink:
         [CostRecord(...), ...]
     """
 
+    #: Records reach this sink on the caller's thread, as soon as they are made (it does no
+    #: I/O): every other sink gets them through llmcost's delivery thread.
+    synchronous = True
+
     def __init__(self, max_records: int | None = None) -> None:
         if max_records is not None and max_records < 1:
             raise ValueError(f"max_records must be at least 1, got {max_records}")
@@ -38,14 +40,11 @@ class MemorySink:
 
     @property
     def records(self) -> list[CostRecord]:
-        """A copy of the records held, oldest first (calls that already returned included:
-        their records, still being made, are waited for)."""
-        run_pending()
+        """A copy of the records held, oldest first."""
         with self._lock:
             return list(self._records)
 
     def __len__(self) -> int:
-        run_pending()
         return len(self._records)
 
     def emit(self, record: CostRecord) -> None:

@@ -153,6 +153,11 @@ def _money(value: Any) -> float | None:
     return None
 
 
+#: Record ids enrich() remembers for emit() at the most.
+_MAX_ENRICHED = 10_000
+_NOT_ENRICHED: Any = object()
+
+
 class OTelSink:
     """Turn every call into an OpenTelemetry CLIENT span and GenAI metrics.
 
@@ -216,9 +221,12 @@ class OTelSink:
         self._record_tags = record_tags
         self._closed = False
         self._warned_closed = False
-        # The id of the record enrich() made a span for, per thread: emit() makes the span
-        # itself for records that never went through enrich() (replays, direct emit calls).
-        self._local = threading.local()
+        # The ids of the records enrich() made spans for (on the caller's thread), until
+        # emit() sees them (on llmcost's delivery thread): emit() makes the span itself for
+        # records that never went through enrich() (replays, direct emit calls). Bounded: a
+        # record enriched but never emitted (a sink error) is forgotten after a while.
+        self._enriched: dict[str, None] = {}
+        self._enriched_lock = threading.Lock()
         self._tracer = otel_trace.get_tracer("llmcost", version, tracer_provider=tracer_provider)
         meter = otel_metrics.get_meter("llmcost", version, meter_provider=meter_provider)
         self._token_usage = meter.create_histogram(
@@ -256,7 +264,12 @@ class OTelSink:
         """
         if self._closed or not self._traces:
             return
-        self._local.enriched = fields.get("record_id")
+        record_id = fields.get("record_id")
+        if isinstance(record_id, str):
+            with self._enriched_lock:
+                self._enriched[record_id] = None
+                if len(self._enriched) > _MAX_ENRICHED:
+                    del self._enriched[next(iter(self._enriched))]
         span = self._span_for(fields)
         context = span.get_span_context()
         if context.is_valid:
@@ -356,9 +369,10 @@ class OTelSink:
                     "OTelSink is closed: records emitted to it are counted, not exported"
                 )
             return
-        if self._traces and getattr(self._local, "enriched", None) != record.record_id:
+        with self._enriched_lock:
+            enriched = self._enriched.pop(record.record_id, _NOT_ENRICHED) is None
+        if self._traces and not enriched:
             self._span_for(record.__dict__)
-        self._local.enriched = None
         if not self._metrics:
             return
         attributes: dict[str, Any] = {

@@ -52,7 +52,7 @@ def test_instrumenting_twice_still_records_once(sink: llmcost.sinks.MemorySink) 
 
 def test_targets_cover_bedrock_and_vertex_beta_copies(sink: llmcost.sinks.MemorySink) -> None:
     """Every resource class holding the messages methods is patched, count_tokens never."""
-    patched = {(owner.__module__, owner.__name__, name) for owner, name, _ in INTEGRATION.applied}
+    patched = {(owner.__module__, owner.__name__, name) for owner, name, *_ in INTEGRATION.applied}
     for module in (
         "anthropic.resources.messages.messages",
         "anthropic.resources.beta.messages.messages",

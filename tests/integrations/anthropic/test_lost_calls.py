@@ -17,7 +17,7 @@ import pytest
 import wrapt
 
 import llmcost
-from llmcost import _pending, tokens
+from llmcost import _dispatch, tokens
 from llmcost.integrations import _anthropic_usage
 from llmcost.integrations import anthropic as integration
 from llmcost.testing import fake_anthropic_client, fake_async_anthropic_client
@@ -51,7 +51,7 @@ def test_recording_a_message_crashing_still_records_and_settles(
 ) -> None:
     """A bug after create() returned: the user gets the message, the call is recorded with
     estimated counts, the budget reservation is settled."""
-    monkeypatch.setattr(integration, "message_meta", _raise)
+    monkeypatch.setattr(integration.AnthropicAdapter, "read", _raise)
     with llmcost.budget(max_cost_usd=1) as budget:
         if asynchronous:
             message = asyncio.run(fake_async_anthropic_client(text=TEXT).messages.create(**ASK))
@@ -63,22 +63,25 @@ def test_recording_a_message_crashing_still_records_and_settles(
     assert record.input_tokens == _input_estimate()
     assert record.output_tokens == tokens.count_tokens(TEXT, "claude-sonnet-4-6")
     assert (budget.reserved_usd, budget.calls) == (0, 1)
-    assert llmcost.stats()["internal_errors.anthropic"] == 1
+    assert llmcost.stats()["internal_errors.anthropic.record"] == 1
 
 
 @pytest.mark.usefixtures("swallow_internal_errors")
 def test_a_stream_end_crashing_still_records_and_settles(
     sink: llmcost.sinks.MemorySink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A bug while ending a stream: recorded with unknown usage (unpriced), never leaked."""
+    """A bug while ending a stream: recorded with counts estimated from the request and the
+    streamed text, never leaked."""
     monkeypatch.setattr(_anthropic_usage.StreamUsage, "meta", _raise)
     client = fake_anthropic_client(usage=USAGE, text=TEXT)
     with llmcost.budget(max_cost_usd=1) as budget, client.messages.stream(**ASK) as stream:
         assert stream.get_final_text() == TEXT
     [record] = sink.records
-    assert (record.priced, record.estimated, record.total_cost_usd) == (False, True, None)
+    assert (record.priced, record.estimated) == (True, True)
+    assert record.input_tokens == _input_estimate()
+    assert record.output_tokens == tokens.count_tokens(TEXT, "claude-sonnet-4-6")
     assert record.request_id == "req_fake_00000000000000000001"
-    assert (budget.reserved_usd, budget.calls, budget.unpriced_calls) == (0, 1, 1)
+    assert (budget.reserved_usd, budget.calls, budget.unpriced_calls) == (0, 1, 0)
     assert llmcost.stats()["internal_errors.stream.end"] == 1
 
 
@@ -89,7 +92,7 @@ def test_a_stream_that_cannot_be_observed_is_recorded_as_unknown(
 ) -> None:
     """The recorder cannot be attached: the user reads the stream unobserved, the call is
     recorded unpriced and the reservation settled."""
-    monkeypatch.setattr(integration, "_StreamRecorder", _raise)
+    monkeypatch.setattr(integration.AnthropicAdapter, "stream_reader", _raise)
     client = fake_anthropic_client(usage=USAGE, text=TEXT)
     with llmcost.budget(max_cost_usd=1) as budget:
         if how == "create":
@@ -203,7 +206,7 @@ def test_nothing_is_done_while_the_interpreter_exits(
         patch.setattr(integration.sys, "is_finalizing", lambda: True)
         manager.__del__()
         raw.__del__()
-    assert not _pending.pending()
+    assert _dispatch.queued() == 0
     assert sink.records == []
     raw.close()  # the test's own clean-up: recorded now, outside finalisation
     manager.__enter__().close()
