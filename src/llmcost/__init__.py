@@ -159,9 +159,11 @@ def reset() -> None:
     from llmcost import _context, _recorder
 
     uninstrument()
-    # Records still in the making (calls that returned, endings of dropped streams) are made
-    # first and go to the sinks of the configuration they were made under, never the next one.
+    # Records already queued for the sinks (and endings of dropped streams) are delivered
+    # first, to the sinks of the configuration they were made under, never the next one.
     _context.reset()
     _recorder.forget_warnings()
     if "llmcost._budgets" in sys.modules:
         sys.modules["llmcost._budgets"].forget_warnings()
+    if "llmcost.integrations._seams" in sys.modules:
+        sys.modules["llmcost.integrations._seams"].forget_warnings()

@@ -21,7 +21,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, cast
 
-from llmcost import _dispatch, errors
+from llmcost import _dispatch, errors, tokens
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -326,13 +326,9 @@ def configure(
 
         if not isinstance(policy, Policy):
             raise TypeError(f"configure(policy=...) takes an llmcost.Policy, got {policy!r}")
-    if anomaly is not None:
-        from llmcost.anomaly import AnomalyConfig
-
-        if not isinstance(anomaly, AnomalyConfig):
-            raise TypeError(
-                f"configure(anomaly=...) takes an llmcost.AnomalyConfig, got {anomaly!r}"
-            )
+    # Checked by shape: anomaly detection sits above this layer (see docs/architecture.md).
+    if anomaly is not None and not callable(getattr(anomaly, "watcher", None)):
+        raise TypeError(f"configure(anomaly=...) takes an llmcost.AnomalyConfig, got {anomaly!r}")
     # Everything that can fail on bad input runs before anything is applied, so a rejected
     # configure() leaves the previous configuration whole.
     attribution = Attribution(
@@ -496,6 +492,17 @@ def reset() -> None:
 
     pricing.use_catalog(None)
 
+
+def _catalog_tokenizer(model: str, provider: str | None) -> str | None:
+    """The tokenizer the price catalog names for ``model`` (pricing imported when first used)."""
+    from llmcost import pricing
+
+    price = pricing.get_catalog().resolve(model, provider)
+    tokenizer = getattr(price, "tokenizer", None) if price is not None else None
+    return tokenizer if isinstance(tokenizer, str) else None
+
+
+tokens.set_tokenizer_lookup(_catalog_tokenizer)
 
 _atexit_registered = False
 

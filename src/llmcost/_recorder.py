@@ -365,9 +365,9 @@ def _build(
         for enricher in config.enrichers:
             with errors.internal_guard("sink.enrich"):
                 enricher.enrich(fields)
-        # The fields come from validated Usage and Cost objects and llmcost's own code:
-        # pydantic's public model_construct skips a second validation; it fills the defaults.
-        return CostRecord.model_construct(**fields)
+        # Validated like any record (pydantic-core's validation costs less than model_construct,
+        # which loops over the fields in Python); the defaults fill what is not set.
+        return CostRecord.model_validate(fields)
     except BaseException:
         # The record could not be made: free the budget reservation rather than leak it.
         call._release()

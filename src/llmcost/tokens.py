@@ -39,7 +39,7 @@ import hashlib
 import json
 import math
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -245,20 +245,25 @@ def encoding_for_model(model: str, provider: str | None = None) -> str:
     found = _model_encodings.get(key)
     if found is not None:
         return found
-    found = _catalog_tokenizer(model, provider) or _encoding_by_name(model)
+    lookup = _tokenizer_lookup
+    found = (lookup(model, provider) if lookup is not None else None) or _encoding_by_name(model)
     if len(_model_encodings) > 4096:  # bound memory if callers invent names
         _model_encodings.clear()
     _model_encodings[key] = found
     return found
 
 
-def _catalog_tokenizer(model: str, provider: str | None) -> str | None:
-    # pricing is imported lazily: tokens must stay importable (and fast) on its own.
-    from llmcost import pricing
+#: Where a model's tokenizer is looked up before guessing it from the name: the price
+#: catalog, which names one for many models. Set by :mod:`llmcost._context` (tokens and
+#: pricing are siblings and never import each other).
+_tokenizer_lookup: Callable[[str, str | None], str | None] | None = None
 
-    price = pricing.get_catalog().resolve(model, provider)
-    tokenizer = getattr(price, "tokenizer", None) if price is not None else None
-    return tokenizer if isinstance(tokenizer, str) else None
+
+def set_tokenizer_lookup(lookup: Callable[[str, str | None], str | None] | None) -> None:
+    """Look a model's tokenizer up with ``lookup(model, provider)`` first (None: by name only)."""
+    global _tokenizer_lookup
+    _tokenizer_lookup = lookup
+    _model_encodings.clear()
 
 
 def forget_model_encodings() -> None:

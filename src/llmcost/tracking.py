@@ -16,6 +16,7 @@ from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from llmcost import errors
 from llmcost._context import (
     Attribution,
     StackedScope,
@@ -232,6 +233,10 @@ class CostScope(StackedScope):
         return run
 
 
+#: The named parameters of track_cost(): an extra keyword close to one of them is a typo.
+_PARAMETERS = ("feature", "project", "environment", "user_id", "tags")
+
+
 def track_cost(
     feature: str | None = None,
     *,
@@ -247,6 +252,11 @@ def track_cost(
     context manager (``with`` and ``async with``) that yields the :class:`CostScope`. Extra
     keyword arguments become tags. Scopes nest: inner values win, outer ones are inherited.
 
+    Raises:
+        TypeError: an extra keyword is a near miss of a parameter (``feture=``, ``userid=``,
+            ``enviroment=``): a typo would otherwise charge the calls to no feature. A tag of
+            such a name still goes in through ``tags={...}``.
+
     Example:
         >>> import llmcost
         >>> @llmcost.track_cost(feature="support_chat", tier="pro")
@@ -260,6 +270,13 @@ def track_cost(
     project = check_label("track_cost", "project", project)
     environment = check_label("track_cost", "environment", environment)
     user_id = check_label("track_cost", "user_id", user_id)
+    for key in more_tags:
+        close = errors.near_miss(key, _PARAMETERS, cutoff=0.85)
+        if close is not None:
+            raise TypeError(
+                f"track_cost() got an unexpected keyword {key!r}: did you mean {close!r}? "
+                f"(for a tag of that name use tags={{{key!r}: ...}})"
+            )
     merged_tags = {**(tags or {}), **more_tags}
     return CostScope(
         feature,

@@ -290,3 +290,36 @@ def test_one_scope_object_open_in_many_threads(memory_sink: MemorySink) -> None:
         thread.join()
     assert [r.feature for r in memory_sink.records].count("shared") == 4
     assert shared.calls == 4
+
+
+@pytest.mark.parametrize(
+    ("keyword", "meant"),
+    [("feture", "feature"), ("userid", "user_id"), ("enviroment", "environment")],
+)
+def test_track_cost_refuses_a_near_miss_of_a_parameter(keyword: str, meant: str) -> None:
+    """A typo of a parameter is refused with the likely name, not taken as a tag."""
+    with pytest.raises(TypeError, match=f"did you mean '{meant}'"):
+        llmcost.track_cost(**{keyword: "chat"})
+
+
+def test_track_cost_still_takes_free_form_tags() -> None:
+    """Genuine tag names pass, and tags={...} takes any name, near misses included."""
+    with llmcost.track_cost(feature="chat", tier="pro", project_id="p1") as scope:
+        pass
+    assert scope.tags == {"tier": "pro", "project_id": "p1"}
+    with llmcost.track_cost(tags={"feture": "x"}) as scope:
+        pass
+    assert scope.tags == {"feture": "x"}
+
+
+@pytest.mark.parametrize(
+    ("keyword", "meant"),
+    [("cache_read", "cache_read_tokens"), ("userid", "user_id"), ("feture", "feature")],
+)
+def test_record_usage_refuses_a_near_miss(
+    memory_sink: MemorySink, keyword: str, meant: str
+) -> None:
+    """record_usage(cache_read=50) would have priced 50 cached tokens as fresh input."""
+    with pytest.raises(TypeError, match=f"did you mean '{meant}'"):
+        llmcost.record_usage(provider="openai", model="gpt-4o", input_tokens=100, **{keyword: 50})
+    assert memory_sink.records == []

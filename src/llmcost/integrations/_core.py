@@ -20,12 +20,14 @@ for every provider:
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import pydantic
 import wrapt
 
 from llmcost import _dispatch, errors
@@ -394,16 +396,12 @@ def _sample_of(text: str) -> TextSample:
 
 
 def _is_coroutine_function(func: Any) -> bool:
-    import inspect
-
     return inspect.iscoroutinefunction(func)
 
 
 def _is_raw_response(result: Any) -> bool:
     """``with_raw_response`` / ``with_streaming_response`` results: an ``http_response`` and a
     ``parse()`` (a parsed response is a pydantic model without them)."""
-    import pydantic
-
     if isinstance(result, pydantic.BaseModel):
         return False
     return hasattr(result, "http_response") and hasattr(result, "parse")

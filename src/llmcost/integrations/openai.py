@@ -21,6 +21,8 @@ and estimates with :mod:`llmcost.tokens`.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import Any
 
 from llmcost._context import state
@@ -57,6 +59,16 @@ def _host(instance: Any) -> str:
     except Exception:  # an exotic client: no host
         return ""
     return str(getattr(url, "host", "") or "")
+
+
+@functools.cache
+def _has_residency_option(client_class: type) -> bool:
+    """Whether this SDK's client takes ``data_residency=`` (openai 3.x releases before it
+    do not: their clients have no such attribute, and that is no missing seam)."""
+    try:
+        return "data_residency" in inspect.signature(client_class).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _is_official(host: str) -> bool:
@@ -117,9 +129,11 @@ class OpenAIAdapter(Adapter):
 
     def data_residency(self, instance: Any) -> str | None:
         client = _seams.read("client", instance)
-        residency = _seams.read("data_residency", client) if client is not None else None
-        if isinstance(residency, str):
-            return residency
+        client_class: type = type(client)
+        if client is not None and _has_residency_option(client_class):
+            residency = _seams.read("data_residency", client)
+            if isinstance(residency, str):
+                return residency
         host = _host(instance)
         prefix = host[: -len(_OFFICIAL_SUFFIX)] if host.endswith(_OFFICIAL_SUFFIX) else ""
         return prefix if prefix in _DATA_RESIDENCY_HOSTS else None
@@ -213,7 +227,9 @@ class _ChunkReader(StreamReader):
                 fields_set.discard("usage")
         for choice in choices or ():
             if self.operation == "completions":
-                self.text.add(getattr(choice, "text", None) or "")
+                text = getattr(choice, "text", None)
+                if text:
+                    self.text.add(text)
                 continue
             delta = choice.delta
             if delta.content:
