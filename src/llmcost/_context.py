@@ -249,14 +249,49 @@ def check_label(where: str, name: str, value: object) -> str | None:
     raise TypeError(f"{where}({name}=...) must be a string or None, got {value!r}")
 
 
-def _validate_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
+#: Tags beyond these sizes are cut (counted in ``tags.truncated``, logged once): a tag that
+#: carries a whole prompt must not make every record, log line and report megabytes long.
+MAX_TAGS = 64
+MAX_TAG_NAME = 128
+MAX_TAG_VALUE = 1024
+_warned_truncation = False
+
+
+def clean_tags(where: str, tags: Mapping[Any, Any] | None) -> dict[str, str]:
+    """Tags as ``str -> str``, within :data:`MAX_TAGS`, :data:`MAX_TAG_NAME` and
+    :data:`MAX_TAG_VALUE` characters (cut beyond, counted and logged once).
+
+    Raises:
+        TypeError: a tag name is not a string.
+    """
+    global _warned_truncation
     if not tags:
         return {}
     clean: dict[str, str] = {}
+    cut = 0
     for key, value in tags.items():
         if not isinstance(key, str):
-            raise TypeError(f"tag names must be strings, got {key!r}")
-        clean[key] = value if isinstance(value, str) else str(value)
+            raise TypeError(f"{where}(): tag names must be strings, got {key!r}")
+        text = value if isinstance(value, str) else str(value)
+        if len(clean) >= MAX_TAGS:
+            cut += 1
+            continue
+        if len(key) > MAX_TAG_NAME or len(text) > MAX_TAG_VALUE:
+            cut += 1
+            key, text = key[:MAX_TAG_NAME], text[:MAX_TAG_VALUE]
+        clean[key] = text
+    if cut:
+        errors.count("tags.truncated", cut)
+        if not _warned_truncation:
+            _warned_truncation = True
+            logger.warning(
+                "llmcost: %s() tags beyond %d tags, %d-character names or %d-character values "
+                "were cut (counted in llmcost.stats()['tags.truncated'])",
+                where,
+                MAX_TAGS,
+                MAX_TAG_NAME,
+                MAX_TAG_VALUE,
+            )
     return clean
 
 
@@ -338,7 +373,7 @@ def configure(
             if environment is not None
             else os.environ.get("LLMCOST_ENVIRONMENT") or None
         ),
-        tags=_validate_tags(tags),
+        tags=clean_tags("configure", tags),
     )
     watcher = anomaly.watcher() if anomaly is not None else None
     # Imported here: the pricing package is only needed once llmcost is switched on.

@@ -37,6 +37,7 @@ from llmcost._context import (
     Attribution,
     Config,
     budget_stack,
+    clean_tags,
     ensure_configured,
     scope_stack,
 )
@@ -479,7 +480,7 @@ def record_usage(
         for key in merged:
             if not isinstance(key, str):
                 raise TypeError(f"record_usage(tags=...) names must be strings, got {key!r}")
-        attribution["tags"] = {k: v if isinstance(v, str) else str(v) for k, v in merged.items()}
+        attribution["tags"] = clean_tags("record_usage", merged)
     if attribution:
         meta["attribution"] = attribution
 

@@ -12,6 +12,7 @@ import contextvars
 import functools
 import inspect
 import threading
+from collections import deque
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -21,6 +22,7 @@ from llmcost._context import (
     Attribution,
     StackedScope,
     check_label,
+    clean_tags,
     scope_stack,
     state,
     warn_if_not_instrumented,
@@ -35,6 +37,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 R = TypeVar("R")
 
 _ZERO = Decimal(0)
+
+
+#: Records a scope keeps by default (its totals count every record).
+KEEP_RECORDS = 1000
 
 
 class CostScope(StackedScope):
@@ -60,7 +66,18 @@ class CostScope(StackedScope):
         environment: str | None = None,
         user_id: str | None = None,
         tags: Mapping[str, str] | None = None,
+        keep_records: bool | int = KEEP_RECORDS,
     ) -> None:
+        if isinstance(keep_records, bool):
+            keep: int | None = None if keep_records else 0
+        elif isinstance(keep_records, int) and keep_records >= 0:
+            keep = keep_records
+        else:
+            raise TypeError(
+                f"track_cost(keep_records=...) takes True, False or a count >= 0, "
+                f"got {keep_records!r}"
+            )
+        self.keep_records = keep_records
         self.feature = feature
         self.project = project
         self.environment = environment
@@ -68,7 +85,8 @@ class CostScope(StackedScope):
         self.tags: dict[str, str] = {k: str(v) for k, v in (tags or {}).items()}
         #: The merged attribution in force inside this scope; set when the scope is entered.
         self.attribution: Attribution = Attribution()
-        self._records: list[CostRecord] = []
+        self._records: deque[CostRecord] = deque(maxlen=keep)
+        self._calls = 0
         self._total_cost_usd: Decimal = _ZERO
         self._input_tokens = 0
         self._output_tokens = 0
@@ -84,13 +102,15 @@ class CostScope(StackedScope):
 
     @property
     def records(self) -> list[CostRecord]:
-        """The records made inside this scope, in the order they were made (a live list)."""
-        return self._records
+        """The records made inside this scope, oldest first: the newest ``keep_records`` of
+        them (1,000 by default; all with ``keep_records=True``). The totals count every one."""
+        with self._lock:
+            return list(self._records)
 
     @property
     def calls(self) -> int:
         """How many records were made inside this scope."""
-        return len(self._records)
+        return self._calls
 
     @property
     def total_cost_usd(self) -> Decimal:
@@ -125,13 +145,15 @@ class CostScope(StackedScope):
             environment=self.environment,
             user_id=self.user_id,
             tags=self.tags,
+            keep_records=self.keep_records,
         )
 
     def _add(self, record: CostRecord) -> None:
         # Called by the recorder for every record made while this scope is open, possibly from
         # several threads that carried the context across: hence the lock.
         with self._lock:
-            self._records.append(record)
+            self._records.append(record)  # a bounded deque: the oldest falls out
+            self._calls += 1
             self._input_tokens += record.input_tokens
             self._output_tokens += record.output_tokens
             self._cache_read_tokens += record.cache_read_tokens
@@ -234,7 +256,7 @@ class CostScope(StackedScope):
 
 
 #: The named parameters of track_cost(): an extra keyword close to one of them is a typo.
-_PARAMETERS = ("feature", "project", "environment", "user_id", "tags")
+_PARAMETERS = ("feature", "project", "environment", "user_id", "tags", "keep_records")
 
 
 def track_cost(
@@ -244,6 +266,7 @@ def track_cost(
     environment: str | None = None,
     user_id: str | None = None,
     tags: Mapping[str, str] | None = None,
+    keep_records: bool | int = KEEP_RECORDS,
     **more_tags: Any,
 ) -> CostScope:
     """Attribute every LLM call made inside to a feature, project, environment, user and tags.
@@ -251,6 +274,9 @@ def track_cost(
     Works as a decorator (functions, async functions, generators, async generators) and as a
     context manager (``with`` and ``async with``) that yields the :class:`CostScope`. Extra
     keyword arguments become tags. Scopes nest: inner values win, outer ones are inherited.
+
+    ``keep_records`` bounds the memory of a long-lived scope: its totals count every record,
+    ``scope.records`` keeps the newest 1,000 (``True``: all of them; ``False``: none).
 
     Raises:
         TypeError: an extra keyword is a near miss of a parameter (``feture=``, ``userid=``,
@@ -283,7 +309,8 @@ def track_cost(
         project=project,
         environment=environment,
         user_id=user_id,
-        tags={k: v if isinstance(v, str) else str(v) for k, v in merged_tags.items()},
+        tags=clean_tags("track_cost", merged_tags),
+        keep_records=keep_records,
     )
 
 

@@ -62,6 +62,7 @@ def test_every_seam_is_listed_with_what_degrades() -> None:
     assert set(_seams.SEAMS) == {
         "client",
         "data_residency",
+        "http_client",
         "transport",
         "request_id",
         "raw_stream",
@@ -85,17 +86,24 @@ def test_without_the_request_id_attribute_calls_are_recorded_without_it(
     assert len(_warned(caplog, "_request_id")) == 1  # once, not per call
 
 
-def test_without_the_transport_attribute_parsed_responses_are_not_marked_replayed(
-    sink: llmcost.sinks.MemorySink, renamed: Any, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("seam", "attribute"), [("transport", "_transport"), ("http_client", "_client")]
+)
+def test_without_the_transport_attributes_parsed_responses_are_not_marked_replayed(
+    sink: llmcost.sinks.MemorySink,
+    renamed: Any,
+    caplog: pytest.LogCaptureFixture,
+    seam: str,
+    attribute: str,
 ) -> None:
-    renamed("transport")
+    renamed(seam)
     with caplog.at_level(logging.WARNING, logger="llmcost"):
         fake_anthropic_client().messages.create(**ASK)
     [record] = sink.records
     assert record.replayed is False
     assert record.request_id is not None  # everything else is still there
-    assert llmcost.stats()["seams_missing.transport"] >= 1
-    assert _warned(caplog, "_transport")
+    assert llmcost.stats()[f"seams_missing.{seam}"] >= 1
+    assert _warned(caplog, attribute)
 
 
 def test_without_the_client_attribute_openai_streams_are_estimated(

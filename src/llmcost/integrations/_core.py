@@ -24,6 +24,7 @@ import inspect
 import json
 import sys
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -207,7 +208,7 @@ def transport_replays(instance: Any) -> bool:
     also carry the class attribute ``llmcost_replayed = True``, read here.
     """
     client = _seams.read("client", instance)
-    http_client = getattr(client, "_client", None)  # the SDK's httpx client: see _seams
+    http_client = _seams.read("http_client", client)
     transport = _seams.read("transport", http_client)
     return getattr(transport, "llmcost_replayed", False) is True
 
@@ -654,6 +655,12 @@ def open_call(
     return ctx
 
 
+#: Set while a billed call is being sent: a second llmcost wrapper reached inside it (one left
+#: under another library's wrapper by uninstrument(), then instrumented again) passes through,
+#: so a call is recorded once whatever the stack of wrappers.
+_sending: ContextVar[bool] = ContextVar("llmcost_sending", default=False)
+
+
 def make_wrapper(adapter: Adapter, operation: str, is_async: bool) -> Callable[..., Any]:
     """The wrapt wrapper of one billed method (the same path for every provider)."""
 
@@ -661,12 +668,15 @@ def make_wrapper(adapter: Adapter, operation: str, is_async: bool) -> Callable[.
         ctx = open_call(adapter, operation, instance, kwargs, stream=kwargs.get("stream") is True)
         if ctx is None:
             return wrapped(*args, **kwargs)
+        token = _sending.set(True)
         try:
             result = wrapped(*args, **ctx.kwargs)
         except BaseException as exc:
             with errors.internal_guard(f"{adapter.name}.record"):
                 ctx.fail(exc)
             raise
+        finally:
+            _sending.reset(token)
         return ctx.returned(result)
 
     async def send_async(
@@ -676,16 +686,19 @@ def make_wrapper(adapter: Adapter, operation: str, is_async: bool) -> Callable[.
         ctx = open_call(adapter, operation, instance, kwargs, stream=kwargs.get("stream") is True)
         if ctx is None:
             return await wrapped(*args, **kwargs)
+        token = _sending.set(True)
         try:
             result = await wrapped(*args, **ctx.kwargs)
         except BaseException as exc:
             with errors.internal_guard(f"{adapter.name}.record"):
                 ctx.fail(exc)
             raise
+        finally:
+            _sending.reset(token)
         return ctx.returned(result)
 
     def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if not state.active or not adapter.enabled:
+        if not state.active or not adapter.enabled or _sending.get():
             return wrapped(*args, **kwargs)
         if is_async:
             return send_async(wrapped, instance, args, kwargs)

@@ -33,6 +33,10 @@ SEAMS: dict[str, tuple[str, str]] = {
         "_data_residency",
         "the client's data_residency is not recorded (the host name still implies it)",
     ),
+    "http_client": (
+        "_client",
+        "parsed responses of replaying transports are not marked replayed",
+    ),
     "transport": (
         "_transport",
         "parsed responses of replaying transports are not marked replayed",
