@@ -53,9 +53,9 @@ def test_report_prints_a_table_by_default(costs: Path, capsys: pytest.CaptureFix
     lines = out.splitlines()
     assert lines[0].split()[0] == "feature"
     assert [line.split()[0] for line in lines[2:5]] == ["summaries", "support_chat", "search"]
-    assert "$0.1250" in lines[3]
+    assert "$0.125 " in lines[3]
     assert lines[-1].split()[:2] == ["TOTAL", "21"]
-    assert "$0.3350" in lines[-1]
+    assert "$0.335 " in lines[-1]
     assert err == ""  # no progress when stderr is not a terminal, no notes
 
 
@@ -67,6 +67,7 @@ def test_report_csv_by_two_keys_since_until_and_top(
     argv += ["--until", "2026-11-08T00:00:00Z", "--top", "1", "--format", "csv"]
     assert main(argv) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert rows.pop()["feature"] == "TOTAL"
     assert rows == [
         {
             "feature": "support_chat",
@@ -82,7 +83,8 @@ def test_report_csv_by_two_keys_since_until_and_top(
             "output_input_ratio": "0.1",
         }
     ]
-    assert Decimal(rows[0]["share"]) == Decimal("0.0625") / Decimal("0.0675")
+    share = Decimal("0.0625") / Decimal("0.0675")  # cut, never rounded up, to 6 decimals
+    assert Decimal("0") <= share - Decimal(rows[0]["share"]) < Decimal("0.000001")
 
 
 def test_report_json_is_exact_and_reads_gzip(
@@ -118,7 +120,9 @@ def test_lenient_skips_and_says_how_many(costs: Path, capsys: pytest.CaptureFixt
         out.write("garbage\n" + _record("support_chat", "0.5").to_json() + "\nmore garbage\n")
     assert main(["report", str(costs), "--lenient", "--format", "csv"]) == 0
     out, err = capsys.readouterr()
-    assert sum(int(row["requests"]) for row in csv.DictReader(io.StringIO(out))) == 22
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert rows[-1]["feature"] == "TOTAL"
+    assert sum(int(row["requests"]) for row in rows[:-1]) == int(rows[-1]["requests"]) == 22
     assert "skipped 2 corrupt line(s)" in err
     assert f"{costs}:22" in err
 
@@ -126,8 +130,10 @@ def test_lenient_skips_and_says_how_many(costs: Path, capsys: pytest.CaptureFixt
 def test_duplicates_are_counted_once_and_mentioned(
     costs: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Giving the same file twice does not double the spend."""
-    assert main(["report", str(costs), str(costs), "--format", "json"]) == 0
+    """A copy of a file (a rotated file that overlaps) does not double the spend."""
+    copy = costs.with_name("costs.jsonl.1")
+    copy.write_bytes(costs.read_bytes())
+    assert main(["report", str(costs), str(copy), "--format", "json"]) == 0
     out, err = capsys.readouterr()
     assert json.loads(out)["total"]["requests"] == 21
     assert "ignored 21 duplicate record(s)" in err

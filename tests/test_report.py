@@ -271,20 +271,23 @@ def test_table_csv_and_json_formats() -> None:
     lines = table.splitlines()
     assert lines[0].split()[:3] == ["feature", "requests", "unpriced"]
     assert lines[2].startswith("f3 ")
-    assert "$0.0400" in lines[2]
+    assert "$0.04 " in lines[2]
     assert "40.0%" in lines[2]
     assert lines[4].startswith("(2 more)")
-    assert "$0.0300" in lines[4]
+    assert "$0.03 " in lines[4]
     assert "30.0%" in lines[4]
     assert lines[-1].startswith("TOTAL")
-    assert "$0.1000" in lines[-1]
+    assert "$0.10 " in lines[-1]
     assert "10,000" in lines[-1]
 
     parsed = list(csv.DictReader(io.StringIO(format_csv(rows))))
-    assert [row["feature"] for row in parsed] == ["f3", "f2", "f1", "f0"]
+    assert [row["feature"] for row in parsed] == ["f3", "f2", "f1", "f0", "TOTAL"]
+    assert Decimal(parsed[-1]["total_cost_usd"]) == Decimal("0.10")
     assert Decimal(parsed[0]["total_cost_usd"]) == Decimal("0.04")
     assert Decimal(parsed[0]["share"]) == Decimal("0.4")
-    assert len(list(csv.DictReader(io.StringIO(format_csv(rows, top=1))))) == 1
+    top_one = list(csv.DictReader(io.StringIO(format_csv(rows, top=1))))
+    assert [row["feature"] for row in top_one] == ["f3", "TOTAL"]
+    assert top_one[-1]["requests"] == "4"  # the total is over every row, shown or not
 
     document = json.loads(format_json(rows, top=3), parse_float=Decimal)
     assert document["by"] == ["feature"]
@@ -323,10 +326,10 @@ def test_a_row_with_no_priced_call_never_shows_zero_dollars() -> None:
     assert by_feature["priced"]["total_cost_usd"] == Decimal("0.01")
 
 
-def test_tiny_costs_keep_two_significant_digits_in_the_table() -> None:
-    """$0.00000128 is not shown as a free $0.0000."""
+def test_tiny_costs_keep_their_significant_digits_in_the_table() -> None:
+    """$0.00000128 is not shown as a free $0.0000, nor rounded up to $0.0000013."""
     table = format_table(summarize([_record("search", "0.00000128")]))
-    assert "$0.0000013" in table
+    assert "$0.00000128" in table
 
 
 def test_json_total_is_null_when_nothing_was_priced() -> None:

@@ -31,24 +31,35 @@ import typing
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_DOWN, Context, Decimal
 from typing import Any
 
 from llmcost import errors
 from llmcost.errors import CorruptRecordError
 from llmcost.reading import RecordIdSet, RecordReader
-from llmcost.types import CostRecord, dumps_exact
+from llmcost.types import CostRecord
 
 __all__ = [
+    "Condition",
+    "Movement",
     "Summarizer",
     "SummaryRow",
+    "compare_periods",
+    "dumps_plain",
+    "format_comparison",
     "format_csv",
     "format_json",
     "format_table",
+    "format_usd",
     "key_function",
     "parse_by",
+    "parse_where",
+    "plain_number",
+    "previous_window",
+    "printable",
     "summarize",
     "total_row",
+    "usd_column",
 ]
 
 logger = logging.getLogger("llmcost")
@@ -112,6 +123,106 @@ def parse_by(by: str | Sequence[str]) -> tuple[str, ...]:
     if len(set(names)) != len(names):
         raise ValueError(f"by names a field twice: {by!r}")
     return tuple(names)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One ``--where`` condition: ``name=value`` (``equal``) or ``name!=value`` (not equal).
+
+    ``name`` is anything :func:`parse_by` accepts; an empty ``value`` stands for "no value"
+    (``feature=`` matches the calls tagged with no feature). Booleans read ``true``/``false``.
+    """
+
+    name: str
+    value: str | None
+    equal: bool = True
+
+    def __str__(self) -> str:
+        return f"{self.name}{'=' if self.equal else '!='}{self.value or ''}"
+
+
+def parse_where(conditions: str | Sequence[str]) -> tuple[Condition, ...]:
+    """``["feature=search", "replayed!=true"]`` to conditions; bad ones name themselves.
+
+    Conditions on different names must all hold; several ``=`` on one name mean any of those
+    values (``--where model=gpt-4o --where model=gpt-4o-mini``), several ``!=`` none of them.
+
+    Example:
+        >>> parse_where(["feature=search", "tag:tier!=free"])
+        (Condition(name='feature', value='search', equal=True), Condition(name='tag:tier', value='free', equal=False))
+    """  # noqa: E501
+    items = [conditions] if isinstance(conditions, str) else list(conditions)
+    parsed = []
+    for item in items:
+        name, op, value = item.partition("!=")
+        if not op:
+            name, op, value = item.partition("=")
+        name = name.strip()
+        if not op or not name:
+            raise ValueError(f"--where {item!r}: expected key=value or key!=value")
+        try:
+            parse_by(name)
+        except ValueError as exc:
+            raise ValueError(f"--where {item!r}: {exc}{_did_you_mean(name, _key_names())}") from None
+        parsed.append(Condition(name, value or None, op == "="))
+    return tuple(parsed)
+
+
+def _key_names() -> list[str]:
+    return [*KEY_FIELDS, *TIME_KEYS]
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``"; did you mean 'gpt-4o'?"``, or nothing when no choice is close."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return "; did you mean " + " or ".join(repr(choice) for choice in close) + "?"
+
+
+class _Filter:
+    """The ``where`` conditions as a test on a record's values (a tuple over ``fields``)."""
+
+    def __init__(self, where: tuple[Condition, ...], fields: tuple[str, ...]) -> None:
+        names = tuple(dict.fromkeys(condition.name for condition in where))
+        self.names = names
+        self._key = _key_from_sources(names, fields)
+        self._tests: list[tuple[int, frozenset[str | None], bool]] = []
+        for index, name in enumerate(names):
+            equal = frozenset(c.value for c in where if c.name == name and c.equal)
+            unequal = frozenset(c.value for c in where if c.name == name and not c.equal)
+            if equal:
+                self._tests.append((index, equal - unequal, True))
+            if unequal:
+                self._tests.append((index, unequal, False))
+        #: Values seen per name while nothing matched yet: for a "did you mean" at the end.
+        self.seen: list[set[str]] = [set() for _ in names]
+        self.matched = 0
+
+    def __call__(self, values: tuple[Any, ...]) -> bool:
+        key = self._key(values)
+        for index, allowed, equal in self._tests:
+            if (key[index] in allowed) is not equal:
+                if not self.matched:
+                    for seen, part in zip(self.seen, key, strict=True):
+                        if part is not None and len(seen) < 10_000:
+                            seen.add(part)
+                return False
+        self.matched += 1
+        return True
+
+    def hint(self, where: tuple[Condition, ...]) -> str:
+        """Why nothing matched: the values seen that are close to those asked for."""
+        hints = []
+        for condition in where:
+            if condition.equal and condition.value is not None:
+                seen = self.seen[self.names.index(condition.name)]
+                suggestion = _did_you_mean(condition.value, seen)
+                if suggestion:
+                    hints.append(f"{condition}{suggestion}")
+        return "; ".join(hints)
 
 
 def _source_fields(by: tuple[str, ...]) -> tuple[str, ...]:
@@ -269,26 +380,35 @@ class Summarizer:
         since: datetime | date | None = None,
         until: datetime | date | None = None,
         dedupe: bool = True,
+        where: str | Sequence[str] | Sequence[Condition] = (),
+        fields: Sequence[str] = (),
     ) -> None:
         self.by = parse_by(by)
         self.since = _utc(since, "since")
         self.until = _utc(until, "until")
         if self.since is not None and self.until is not None and self.since >= self.until:
             raise ValueError(f"since ({self.since}) must be before until ({self.until})")
+        self.where = _conditions(where)
         self.duplicates = 0
         self.outside_window = 0
+        #: Records left out by ``where``.
+        self.filtered_out = 0
         self._ids = RecordIdSet() if dedupe else None
         self._groups: dict[tuple[str | None, ...], list[Any]] = {}
-        key_sources = _source_fields(self.by)
         windowed = self.since is not None or self.until is not None
-        # The fields read per record: the values, the key's sources, the timestamp if filtered.
-        self.fields: tuple[str, ...] = (
+        # The fields read per record: the values, the key's and the filter's sources, the
+        # timestamp if windowed, then any extra ``fields`` a caller reads from the same tuple.
+        wanted = [
             *_VALUE_FIELDS,
-            *(name for name in key_sources if name not in _VALUE_FIELDS),
-            *(("timestamp",) if windowed and "timestamp" not in key_sources else ()),
-        )
+            *_source_fields(self.by),
+            *_source_fields(tuple(condition.name for condition in self.where)),
+            *(("timestamp",) if windowed else ()),
+            *fields,
+        ]
+        self.fields: tuple[str, ...] = tuple(dict.fromkeys(wanted))
         self._key = _key_from_sources(self.by, self.fields)
         self._ts_index = self.fields.index("timestamp") if windowed else -1
+        self.filter = _Filter(self.where, self.fields) if self.where else None
 
     def add(self, record: CostRecord) -> None:
         """Count one record (skipped if its record_id was seen or it is outside the window)."""
@@ -307,6 +427,9 @@ class Summarizer:
             ):
                 self.outside_window += 1
                 return
+        if self.filter is not None and not self.filter(values):
+            self.filtered_out += 1
+            return
         key = self._key(values)
         group = self._groups.get(key)
         if group is None:
@@ -336,6 +459,14 @@ class Summarizer:
         return rows
 
 
+def _conditions(where: str | Sequence[str] | Sequence[Condition]) -> tuple[Condition, ...]:
+    if isinstance(where, str):
+        return parse_where(where)
+    if all(isinstance(item, Condition) for item in where):
+        return tuple(item for item in where if isinstance(item, Condition))
+    return parse_where([str(item) for item in where])
+
+
 def _sortable(key: tuple[str | None, ...]) -> tuple[tuple[bool, str], ...]:
     return tuple((part is not None, part or "") for part in key)
 
@@ -356,8 +487,17 @@ def _make_row(
         total_cost_usd=cost,
         avg_cost_usd=_DIVIDE.divide(cost, priced) if priced else None,
         share=_DIVIDE.divide(cost, grand) if grand else None,
-        output_input_ratio=outputs / inputs if inputs else None,
+        output_input_ratio=_ratio(outputs, inputs),
     )
+
+
+def _ratio(outputs: int, inputs: int) -> float | None:
+    if not inputs:
+        return None
+    try:
+        return outputs / inputs
+    except OverflowError:  # token counts no call has, but a file can carry: never a crash
+        return float("inf")
 
 
 def summarize(
@@ -368,6 +508,7 @@ def summarize(
     *,
     sort: str = "cost",
     workers: int | None = None,
+    where: str | Sequence[str] | Sequence[Condition] = (),
 ) -> list[SummaryRow]:
     """Total the spend per key, most expensive first, streaming through ``records``.
 
@@ -384,6 +525,8 @@ def summarize(
         since: Count only records at or after this instant.
         until: Count only records before this instant.
         sort: ``"cost"`` (most expensive first, the default) or ``"key"`` (for trends).
+        where: Count only the records that meet these conditions (see :func:`parse_where`),
+            e.g. ``["feature=search", "replayed=false"]``.
         workers: Processes for a RecordReader input: None picks 1 for inputs under
             256 MB or compressed, else up to 4 (one per available core); 1 never spawns.
 
@@ -405,7 +548,7 @@ def summarize(
     if workers is not None and (isinstance(workers, bool) or workers < 1):
         raise ValueError(f"workers must be a positive int or None, got {workers!r}")
     if isinstance(records, RecordReader):
-        summarizer = Summarizer(by, since=since, until=until, dedupe=False)
+        summarizer = Summarizer(by, since=since, until=until, dedupe=False, where=where)
         count = _worker_count(records) if workers is None else workers
         if count > 1 and records.partition == (0, 1):
             _summarize_in_processes(records, summarizer, count)
@@ -415,7 +558,7 @@ def summarize(
                 add_values(values)
         summarizer.duplicates = records.duplicates
     else:
-        summarizer = Summarizer(by, since=since, until=until)
+        summarizer = Summarizer(by, since=since, until=until, where=where)
         add = summarizer.add
         for record in records:
             add(record)
@@ -459,6 +602,8 @@ class _ShareResult:
     duplicates: int
     blank_lines: int
     corrupt: list[tuple[str, int, str]]
+    truncated: list[tuple[str, int, str]]
+    filtered_out: int
     error: tuple[str, int, str] | None
 
 
@@ -498,7 +643,9 @@ def _summarize_share(
         on_progress=progress,
         progress_every=20_000,
     )
-    summarizer = Summarizer(job["by"], since=job["since"], until=job["until"], dedupe=False)
+    summarizer = Summarizer(
+        job["by"], since=job["since"], until=job["until"], dedupe=False, where=job["where"]
+    )
     error = None
     try:
         add_values = summarizer.add_values
@@ -515,6 +662,8 @@ def _summarize_share(
         duplicates=reader.duplicates,
         blank_lines=reader.blank_lines,
         corrupt=[(e.path, e.line, e.reason) for e in reader.corrupt],
+        truncated=[(e.path, e.line, e.reason) for e in reader.truncated],
+        filtered_out=summarizer.filtered_out,
         error=error,
     )
 
@@ -560,6 +709,7 @@ def _summarize_in_processes(reader: RecordReader, summarizer: Summarizer, count:
                 "by": summarizer.by,
                 "since": summarizer.since,
                 "until": summarizer.until,
+                "where": summarizer.where,
             }
             for part in range(count)
         ]
@@ -616,6 +766,10 @@ def _summarize_in_processes(reader: RecordReader, summarizer: Summarizer, count:
                 ours[slot] += theirs[slot]
             ours[_COST] = _exact_add(ours[_COST], theirs[_COST])
         summarizer.outside_window += result.outside_window
+        summarizer.filtered_out += result.filtered_out
+        if summarizer.filter is not None:
+            summarizer.filter.matched += result.records - result.outside_window
+            summarizer.filter.matched -= result.filtered_out
         reader.records += result.records
         reader.skipped += result.skipped
         reader.duplicates += result.duplicates
@@ -626,6 +780,7 @@ def _summarize_in_processes(reader: RecordReader, summarizer: Summarizer, count:
         key=lambda e: (order.get(e[0], 0), e[1]),
     )
     reader.corrupt = [CorruptRecordError(*error) for error in corrupt[:100]]
+    reader.truncated = [CorruptRecordError(*error) for result in done for error in result.truncated]
     # The workers' counters live in their processes: count here what they found.
     if reader.skipped:
         errors.count("read.corrupt_lines", reader.skipped)
@@ -686,13 +841,80 @@ _HEADERS = (
 )
 
 
-def _money(value: Decimal | None, places: int) -> str:
+#: Significant digits a money figure starts with; more are shown where rows would look alike.
+MONEY_DIGITS = 4
+_MAX_MONEY_DIGITS = 40
+
+
+def format_usd(value: Decimal | None, digits: int = MONEY_DIGITS) -> str:
+    """Money for people: ``$0.00036``, ``$0.0125``, ``$1,234.56``; never rounded up.
+
+    The amount is cut (toward zero, never rounded up) to ``digits`` significant digits, but
+    whole cents are always kept (``$1,234.56``, never ``$1,235``) and at least two decimals are
+    shown. None (an unknown price) is ``-``: never ``$0``. Amounts no call could cost (beyond
+    10^15) are shown in scientific notation rather than as hundreds of digits.
+
+    Example:
+        >>> format_usd(Decimal("0.00036")), format_usd(Decimal("0.012599")), format_usd(Decimal(2))
+        ('$0.00036', '$0.01259', '$2.00')
+    """
     if value is None:
         return "-"
-    if 0 < abs(value) < Decimal(1).scaleb(-places):
-        # Too small for the column's places: two significant digits, never a false $0.0000.
-        return f"${value.quantize(Decimal(1).scaleb(value.adjusted() - 1), context=_DIVIDE):f}"
-    return f"${value.quantize(Decimal(1).scaleb(-places), context=_DIVIDE):,}"
+    if not value.is_finite():
+        return f"${value}"
+    if not value:
+        return "$0.00"
+    precision = max(digits, value.adjusted() + 3)  # at least whole cents
+    cut = Context(prec=min(precision, MAX_PREC), rounding=ROUND_DOWN, Emax=MAX_EMAX, Emin=MIN_EMIN)
+    shown = cut.plus(value).normalize(cut)  # 0.1250 -> 0.125: trailing zeros say nothing
+    if shown.adjusted() >= 15:
+        return f"${shown:E}"
+    if shown.as_tuple().exponent > -2:  # type: ignore[operator]
+        shown = shown.quantize(Decimal("0.01"))  # pads with zeros: exact, nothing rounded
+    return f"${shown:,f}"
+
+
+def usd_column(values: Sequence[Decimal | None]) -> list[str]:
+    """:func:`format_usd` for a column: the fewest digits (from 4) that keep apart the values
+    that differ, so two rows never look equal when they are not.
+
+    Example:
+        >>> usd_column([Decimal("0.012345"), Decimal("0.012341")])
+        ['$0.012345', '$0.012341']
+    """
+    distinct = {value for value in values if value is not None}
+    for digits in range(MONEY_DIGITS, _MAX_MONEY_DIGITS + 1):
+        texts = [format_usd(value, digits) for value in values]
+        shown = {text for value, text in zip(values, texts, strict=True) if value is not None}
+        if len(shown) == len(distinct):
+            return texts
+    return texts
+
+
+_CONTROL = {
+    code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))
+}  # C0, DEL and C1: what a terminal would obey (ESC sequences, carriage returns, bells)
+_CONTROL.update(
+    {
+        0x2028: "\\u2028",
+        0x2029: "\\u2029",
+        # Bidirectional overrides and isolates: text that reads differently from what it is.
+        **{code: f"\\u{code:04x}" for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))},
+    }
+)
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters shown as escapes (``\\x1b``, ``\\n``): a tag from a
+    request must not move a terminal's cursor, forge a line, or reorder text on screen.
+
+    Example:
+        >>> printable("chat\\x1b[2J\\nFAKE")
+        'chat\\\\x1b[2J\\\\x0aFAKE'
+    """
+    if text.isprintable():
+        return text
+    return text.translate(_CONTROL).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _known_money(row: SummaryRow) -> dict[str, Any]:
@@ -708,6 +930,9 @@ def _known_money(row: SummaryRow) -> dict[str, Any]:
 def format_table(rows: Sequence[SummaryRow], *, top: int | None = None) -> str:
     """A terminal table of the ``top`` rows (all if None) and a TOTAL line over *all* rows.
 
+    Money is shown by :func:`usd_column` (never rounded up, as many digits as the rows need
+    to differ); keys have their control characters escaped (:func:`printable`).
+
     Example:
         >>> print(format_table(summarize(records)))  # doctest: +SKIP
         feature  requests  unpriced  input tok  output tok  cache read  cost USD  ...
@@ -717,13 +942,16 @@ def format_table(rows: Sequence[SummaryRow], *, top: int | None = None) -> str:
     by = rows[0].by if rows else ("feature",)
     shown = list(rows[:top]) if top is not None else list(rows)
     total = total_row(rows)
-    body = [_table_cells(row) for row in shown]
-    lines = [[*by, *_HEADERS], *body]
+    table_rows = list(shown)
     if top is not None and len(rows) > top:
         label = (f"({len(rows) - top} more)", *("" for _ in by[1:]))
-        hidden = _sum_rows(rows[top:], by, label, grand=total.total_cost_usd)
-        lines.append(_table_cells(hidden))
-    lines.append(_table_cells(total))
+        table_rows.append(_sum_rows(rows[top:], by, label, grand=total.total_cost_usd))
+    table_rows.append(total)
+    costs = usd_column([_shown_cost(row) for row in table_rows])
+    averages = usd_column([None if _unknown(row) else row.avg_cost_usd for row in table_rows])
+    lines = [[*by, *_HEADERS]]
+    for row, cost, average in zip(table_rows, costs, averages, strict=True):
+        lines.append(_table_cells(row, "unpriced" if _unknown(row) else cost, average))
     widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     text_columns = len(by)
     out = []
@@ -738,37 +966,91 @@ def format_table(rows: Sequence[SummaryRow], *, top: int | None = None) -> str:
     return "\n".join(out)
 
 
-def _table_cells(row: SummaryRow) -> list[str]:
-    return [*("-" if part is None else part for part in row.key), *_figures(row)]
+def _unknown(row: SummaryRow) -> bool:
+    """A row with calls and none of them priced: its cost is unknown, not $0."""
+    return bool(row.requests) and not row.priced_requests
 
 
-def _figures(row: SummaryRow) -> list[str]:
-    unknown = bool(row.requests) and not row.priced_requests
+def _shown_cost(row: SummaryRow) -> Decimal | None:
+    return None if _unknown(row) else row.total_cost_usd
+
+
+def _table_cells(row: SummaryRow, cost: str, average: str) -> list[str]:
     return [
+        *("-" if part is None else printable(part) for part in row.key),
         f"{row.requests:,}",
         f"{row.unpriced_requests:,}",
         f"{row.input_tokens:,}",
         f"{row.output_tokens:,}",
         f"{row.cache_read_tokens:,}",
-        "unpriced" if unknown else _money(row.total_cost_usd, 4),
-        _money(row.avg_cost_usd, 6),
-        "-" if row.share is None or unknown else f"{row.share * 100:.1f}%",
+        cost,
+        average,
+        "-" if row.share is None or _unknown(row) else f"{row.share * 100:.1f}%",
         "-" if row.output_input_ratio is None else f"{row.output_input_ratio:.2f}",
     ]
 
 
-def _exact_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(value)
+def plain_number(value: Decimal | int) -> str:
+    """A number as plain exact digits (``0.00036``, never ``3.6E-4`` or ``0E-8``); amounts
+    beyond 10^20 keep an exponent rather than hundreds of digits. Valid in JSON and CSV."""
+    if isinstance(value, int):
+        return str(value)
+    if not value.is_finite():
+        raise ValueError(f"{value} has no JSON form")
+    if value.adjusted() >= 20:
+        return str(value)
+    text = format(value, "f")
+    return "0" if text in ("-0", "0") else text
+
+
+def dumps_plain(value: Any) -> str:
+    """Compact JSON where Decimals are exact plain numbers (:func:`plain_number`); floats that
+    JSON cannot carry (inf, nan) become null.
+
+    Example:
+        >>> dumps_plain({"cost": Decimal("0.000036"), "n": [1, None]})
+        '{"cost":0.000036,"n":[1,null]}'
+    """
     if isinstance(value, Decimal):
-        return format(value, "f")  # plain digits: "0", never "0E+7"
-    return str(value)
+        return plain_number(value) if value.is_finite() else "null"
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return "null"
+    if isinstance(value, dict):
+        items = (json.dumps(str(k), ensure_ascii=False) + ":" + dumps_plain(v) for k, v in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(dumps_plain(item) for item in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+_CUT = Context(prec=MAX_PREC, rounding=ROUND_DOWN, Emax=MAX_EMAX, Emin=MIN_EMIN)
+
+
+def _cut(value: Decimal | None, places: int) -> Decimal | None:
+    """``value`` cut (never rounded up) to ``places`` decimals: plain numbers for quotients."""
+    if value is None or not value.is_finite():
+        return None
+    return value.quantize(Decimal(1).scaleb(-places), context=_CUT).normalize(_CUT)
+
+
+def _plain_row(row: SummaryRow) -> dict[str, Any]:
+    """The row for CSV and JSON: exact sums; quotients cut to a fixed number of decimals."""
+    values = _known_money(row)
+    values["avg_cost_usd"] = _cut(values["avg_cost_usd"], 12)
+    values["share"] = _cut(values["share"], 6)
+    values["output_input_ratio"] = (
+        _cut(_DIVIDE.divide(Decimal(row.output_tokens), Decimal(row.input_tokens)), 4)
+        if row.input_tokens
+        else None
+    )
+    return values
 
 
 def format_csv(rows: Sequence[SummaryRow], *, top: int | None = None) -> str:
-    """CSV with a header; exact figures (full-precision Decimals), no total line.
+    """CSV with a header, the ``top`` rows (all if None) and a TOTAL row over *all* rows.
+
+    Numbers are plain and exact: sums of money to the last digit, averages cut to 12
+    decimals, shares to 6, the output/input ratio to 4. An unknown cost is an empty cell.
 
     Example:
         >>> print(format_csv(summarize(records)))  # doctest: +SKIP
@@ -780,9 +1062,17 @@ def format_csv(rows: Sequence[SummaryRow], *, top: int | None = None) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     header = list(_empty_row(by).as_dict())
     writer.writerow(header)
-    for row in chosen:
-        writer.writerow([_exact_text(value) for value in _known_money(row).values()])
+    for row in [*chosen, total_row(rows)]:
+        writer.writerow([_csv_cell(value) for value in _plain_row(row).values()])
     return buffer.getvalue()
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (Decimal, int)) and not isinstance(value, bool):
+        return plain_number(value) if not isinstance(value, Decimal) or value.is_finite() else ""
+    return str(value)
 
 
 def _empty_row(by: tuple[str, ...]) -> SummaryRow:
@@ -790,7 +1080,7 @@ def _empty_row(by: tuple[str, ...]) -> SummaryRow:
 
 
 def format_json(rows: Sequence[SummaryRow], *, top: int | None = None) -> str:
-    """``{"by": [...], "rows": [...], "total": {...}}`` with money as exact JSON numbers.
+    """``{"by": [...], "rows": [...], "total": {...}}``: plain exact JSON numbers, as CSV.
 
     Example:
         >>> print(format_json(summarize(records)))  # doctest: +SKIP
@@ -798,16 +1088,162 @@ def format_json(rows: Sequence[SummaryRow], *, top: int | None = None) -> str:
     """
     chosen = rows[:top] if top is not None else rows
     by = rows[0].by if rows else ("feature",)
-    total = _known_money(total_row(rows))
+    total = _plain_row(total_row(rows))
     for name in by:
         total.pop(name)
-    body = ",".join(dumps_exact(_known_money(row)) for row in chosen)
-    return (
-        '{"by":'
-        + json.dumps(list(by), ensure_ascii=False, separators=(",", ":"))
-        + ',"rows":['
-        + body
-        + '],"total":'
-        + dumps_exact(total)
-        + "}"
+    return dumps_plain(
+        {"by": list(by), "rows": [_plain_row(row) for row in chosen], "total": total}
     )
+
+
+# --- period over period -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Movement:
+    """One key's spend in the current period against the previous one.
+
+    Attributes:
+        by, key: As in :class:`SummaryRow`.
+        current, previous: The key's row in each period (None where it had no call).
+    """
+
+    by: tuple[str, ...]
+    key: tuple[str | None, ...]
+    current: SummaryRow | None
+    previous: SummaryRow | None
+
+    @property
+    def current_usd(self) -> Decimal:
+        return self.current.total_cost_usd if self.current is not None else Decimal(0)
+
+    @property
+    def previous_usd(self) -> Decimal:
+        return self.previous.total_cost_usd if self.previous is not None else Decimal(0)
+
+    @property
+    def change_usd(self) -> Decimal:
+        """Exact: current minus previous."""
+        return _EXACT.subtract(self.current_usd, self.previous_usd)
+
+    @property
+    def change(self) -> Decimal | None:
+        """The change as a fraction of the previous spend (None when that was 0)."""
+        previous = self.previous_usd
+        return _DIVIDE.divide(self.change_usd, previous) if previous else None
+
+    @property
+    def label(self) -> str:
+        return " / ".join("-" if part is None else part for part in self.key)
+
+
+def previous_window(since: datetime, until: datetime) -> tuple[datetime, datetime]:
+    """The window of the same length just before ``[since, until)``."""
+    return since - (until - since), since
+
+
+def compare_periods(
+    records: Iterable[CostRecord],
+    by: str | Sequence[str],
+    since: datetime | date,
+    until: datetime | date,
+    *,
+    where: str | Sequence[str] | Sequence[Condition] = (),
+) -> list[Movement]:
+    """Spend per key in ``[since, until)`` against the window of the same length before it,
+    in one pass over ``records``; the biggest changes (up or down) first.
+
+    Example:
+        >>> moves = compare_periods(records, "feature", date(2026, 11, 8), date(2026, 11, 15))  # doctest: +SKIP
+        >>> [(m.label, m.previous_usd, m.current_usd) for m in moves]  # doctest: +SKIP
+        [('search', Decimal('0.70'), Decimal('2.10')), ...]
+    """  # noqa: E501
+    start, end = _utc(since, "since"), _utc(until, "until")
+    assert start is not None and end is not None
+    before, _ = previous_window(start, end)
+    current = Summarizer(by, since=start, until=end, where=where, dedupe=False)
+    previous = Summarizer(by, since=before, until=start, where=where, dedupe=False)
+    if isinstance(records, RecordReader):
+        values_of: Iterable[tuple[Any, ...]] = records.iter_fields(current.fields)
+    else:
+        ids = RecordIdSet()
+        values_of = (
+            tuple(record.__dict__[name] for name in current.fields)
+            for record in records
+            if ids.add(record.record_id)
+        )
+    for values in values_of:
+        current.add_values(values)
+        previous.add_values(values)
+    now = {row.key: row for row in current.rows()}
+    then = {row.key: row for row in previous.rows()}
+    moves = [
+        Movement(current.by, key, now.get(key), then.get(key))
+        for key in dict.fromkeys([*now, *then])
+    ]
+    moves.sort(key=lambda m: (-abs(m.change_usd), -m.current_usd, _sortable(m.key)))
+    return moves
+
+
+def format_comparison(moves: Sequence[Movement], *, form: str = "table") -> str:
+    """``moves`` as a terminal table, CSV or JSON (plain exact numbers, a TOTAL row)."""
+    by = moves[0].by if moves else ("feature",)
+    total = Movement(
+        by,
+        ("TOTAL", *(None for _ in by[1:])),
+        total_row([m.current for m in moves if m.current is not None]),
+        total_row([m.previous for m in moves if m.previous is not None]),
+    )
+    everything = [*moves, total]
+    if form == "table":
+        header = [*by, "previous USD", "current USD", "change USD", "change", "requests"]
+        previous = usd_column([m.previous_usd for m in everything])
+        current = usd_column([m.current_usd for m in everything])
+        changes = usd_column([abs(m.change_usd) for m in everything])
+        lines = [header]
+        for move, before, now, change in zip(everything, previous, current, changes, strict=True):
+            sign = "-" if move.change_usd < 0 else "+" if move.change_usd > 0 else ""
+            ratio = move.change
+            lines.append(
+                [
+                    *("-" if part is None else printable(part) for part in move.key),
+                    before,
+                    now,
+                    sign + change,
+                    "new" if ratio is None and move.current_usd else "-" if ratio is None
+                    else f"{ratio * 100:+.1f}%",
+                    f"{move.previous.requests if move.previous else 0:,}"
+                    f" -> {move.current.requests if move.current else 0:,}",
+                ]
+            )
+        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+        out = []
+        for index, line in enumerate(lines):
+            cells = [
+                cell.ljust(width) if column < len(by) else cell.rjust(width)
+                for column, (cell, width) in enumerate(zip(line, widths, strict=True))
+            ]
+            out.append("  ".join(cells).rstrip())
+            if index == 0 or index == len(lines) - 2:
+                out.append("  ".join("-" * width for width in widths))
+        return "\n".join(out)
+    rows = [
+        {
+            **dict(zip(by, move.key, strict=True)),
+            "previous_usd": move.previous_usd,
+            "current_usd": move.current_usd,
+            "change_usd": move.change_usd,
+            "change": _cut(move.change, 6),
+            "previous_requests": move.previous.requests if move.previous else 0,
+            "current_requests": move.current.requests if move.current else 0,
+        }
+        for move in everything
+    ]
+    if form == "json":
+        return dumps_plain({"by": list(by), "rows": rows[:-1], "total": rows[-1]})
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(list(rows[-1]))
+    for row in rows:
+        writer.writerow([_csv_cell(value) for value in row.values()])
+    return buffer.getvalue()

@@ -1,0 +1,719 @@
+"""``llmcost report --html``: one self-contained HTML page a person can read at a glance.
+
+The page is a single file, inline CSS and SVG, no script, no font, no network: it opens the
+same on a laptop, in a CI artefact viewer or attached to an e-mail. It shows the daily spend
+(days without calls shown as zero), the split by feature, model, user and project, the top
+movers against the previous period, unpriced calls and estimated spend apart from the exact
+spend, and the days whose spend jumped, marked on the chart.
+
+One streaming pass over the records fills a :class:`ReportData` (memory grows with days and
+distinct keys, never with records); :func:`render_html` turns it into the page.
+
+Example:
+    >>> import llmcost
+    >>> from llmcost.report_html import ReportData, render_html
+    >>> data = ReportData.read(llmcost.read_records("costs.jsonl"))  # doctest: +SKIP
+    >>> open("spend.html", "w").write(render_html(data))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import operator
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from llmcost.reading import RecordIdSet, RecordReader
+from llmcost.report import (
+    _EXACT,
+    Condition,
+    _conditions,
+    _Filter,
+    _utc,
+    format_usd,
+    printable,
+    usd_column,
+)
+from llmcost.types import CostRecord
+
+__all__ = ["DIMENSIONS", "DayAnomaly", "ReportData", "render_html"]
+
+#: The splits shown on the page, in order: (record field, title).
+DIMENSIONS = (("feature", "Feature"), ("model", "Model"), ("user_id", "User"), ("project", "Project"))
+_FIELDS = (
+    "timestamp",
+    "total_cost_usd",
+    "priced",
+    "estimated",
+    "input_tokens",
+    "output_tokens",
+    "provider",
+    *(name for name, _ in DIMENSIONS),
+)
+# Splits kept per day (for the movers); the user split is kept as totals only: users can be
+# many, days times users would not stay small.
+_PER_DAY = ("feature", "model", "project")
+_MOVER_DAYS = 7
+_ZERO = Decimal(0)
+
+# Day anomalies: a day's spend against the days before it (up to 14, at least 5 of them).
+_BASELINE_DAYS = 14
+_MIN_BASELINE = 5
+_Z_THRESHOLD = 3.0
+
+
+@dataclass
+class _Day:
+    exact: Decimal = _ZERO  # priced from the provider's usage
+    estimated: Decimal = _ZERO  # priced from tokens counted locally
+    requests: int = 0
+    unpriced: int = 0
+    tokens: int = 0
+
+
+@dataclass
+class _Split:
+    cost: Decimal = _ZERO
+    requests: int = 0
+    unpriced: int = 0
+
+
+@dataclass(frozen=True)
+class DayAnomaly:
+    """A day whose spend stands out from the days before it."""
+
+    day: date
+    spend: Decimal
+    mean: float
+    z_score: float
+
+
+@dataclass
+class ReportData:
+    """Everything the page shows, accumulated in one pass (see :meth:`read`).
+
+    ``since``/``until`` bound the days shown; records of the window just before ``since``
+    are read too, for the movers. ``where`` filters records as ``llmcost report --where``.
+    """
+
+    since: datetime | None = None
+    until: datetime | None = None
+    where: tuple[Condition, ...] = ()
+    sources: tuple[str, ...] = ()
+    days: dict[date, _Day] = field(default_factory=dict)
+    per_day: dict[tuple[str, date, str | None], _Split] = field(default_factory=dict)
+    users: dict[str | None, _Split] = field(default_factory=dict)
+    unpriced_models: dict[tuple[str, str], int] = field(default_factory=dict)
+    estimated_models: dict[str, _Split] = field(default_factory=dict)
+    records: int = 0
+    duplicates: int = 0
+    filtered_out: int = 0
+    #: The ``where`` filter after the pass (None without conditions): what it matched, and
+    #: the values it saw, for a "did you mean" when it matched nothing.
+    matcher: _Filter | None = None
+    #: The fields of the tuples :meth:`add_values` takes.
+    fields: tuple[str, ...] = ()
+    _pick: Callable[[tuple[Any, ...]], tuple[Any, ...]] = field(default=tuple, repr=False)
+    _earliest: datetime | None = field(default=None, repr=False)
+
+    @classmethod
+    def read(
+        cls,
+        records: Iterable[CostRecord],
+        *,
+        since: datetime | date | None = None,
+        until: datetime | date | None = None,
+        where: str | Sequence[str] | Sequence[Condition] = (),
+    ) -> ReportData:
+        """Accumulate ``records`` (a :class:`~llmcost.reading.RecordReader` is read through
+        its fast path); each record_id counts once."""
+        data = cls.start(since=since, until=until, where=where)
+        if isinstance(records, RecordReader):
+            data.sources = records.paths
+            rows: Iterable[tuple[Any, ...]] = records.iter_fields(data.fields)
+        else:
+            ids = RecordIdSet()
+            rows = (
+                tuple(record.__dict__[name] for name in data.fields)
+                for record in records
+                if ids.add(record.record_id) or data._duplicate()
+            )
+        add = data.add_values
+        for values in rows:
+            add(values)
+        if isinstance(records, RecordReader):
+            data.duplicates = records.duplicates
+        return data
+
+    @classmethod
+    def start(
+        cls,
+        *,
+        since: datetime | date | None = None,
+        until: datetime | date | None = None,
+        where: str | Sequence[str] | Sequence[Condition] = (),
+        layout: Sequence[str] = (),
+    ) -> ReportData:
+        """An empty accumulator fed with :meth:`add_values`, one tuple per record over
+        ``fields``: ``layout`` (a :class:`~llmcost.report.Summarizer`'s fields, to share one
+        pass with it) followed by whatever else this needs."""
+        data = cls(since=_utc(since, "since"), until=_utc(until, "until"))
+        data.where = _conditions(where)
+        if data.since is not None and data.until is not None and data.since >= data.until:
+            raise ValueError(f"since ({data.since}) must be before until ({data.until})")
+        needed = [*_FIELDS, *(name for c in data.where for name in _sources_of(c.name))]
+        data.fields = tuple(dict.fromkeys([*layout, *needed]))
+        positions = [data.fields.index(name) for name in _FIELDS]
+        data._pick = operator.itemgetter(*positions)
+        data.matcher = _Filter(data.where, data.fields) if data.where else None
+        # The earliest instant read: the window before ``since``, for the movers.
+        if data.since is not None and data.until is not None:
+            data._earliest = data.since - (data.until - data.since)
+        elif data.since is not None:
+            data._earliest = data.since - timedelta(days=_MOVER_DAYS)
+        return data
+
+    def add_values(self, values: tuple[Any, ...]) -> None:
+        """Count one record, given as its values of :attr:`fields`."""
+        mine = self._pick(values)
+        stamp = mine[0]
+        if (self._earliest is not None and stamp < self._earliest) or (
+            self.until is not None and stamp >= self.until
+        ):
+            return
+        if self.matcher is not None and not self.matcher(values):
+            self.filtered_out += 1
+            return
+        self._add(mine)
+
+    def _duplicate(self) -> bool:
+        self.duplicates += 1
+        return False
+
+    def _add(self, values: tuple[Any, ...]) -> None:
+        stamp, cost, priced, estimated, inputs, outputs, provider = values[:7]
+        day = stamp.date()
+        entry = self.days.get(day)
+        if entry is None:
+            entry = self.days[day] = _Day()
+        self.records += 1
+        entry.requests += 1
+        entry.tokens += inputs + outputs
+        known = cost is not None and priced
+        model = values[8]
+        if not known:
+            entry.unpriced += 1
+            name = (model or "-", provider)
+            self.unpriced_models[name] = self.unpriced_models.get(name, 0) + 1
+        elif estimated:
+            entry.estimated = _EXACT.add(entry.estimated, cost)
+            split = self.estimated_models.setdefault(model or "-", _Split())
+            split.cost = _EXACT.add(split.cost, cost)
+            split.requests += 1
+        else:
+            entry.exact = _EXACT.add(entry.exact, cost)
+        for index, (name, _) in enumerate(DIMENSIONS):
+            value = values[7 + index]
+            if name in _PER_DAY:
+                key = (name, day, value)
+                split = self.per_day.get(key)
+                if split is None:
+                    split = self.per_day[key] = _Split()
+            else:
+                split = self.users.get(value)
+                if split is None:
+                    split = self.users[value] = _Split()
+            split.requests += 1
+            if known:
+                split.cost = _EXACT.add(split.cost, cost)
+            else:
+                split.unpriced += 1
+
+    # --- what the page shows --------------------------------------------------------------
+
+    def shown_days(self) -> list[date]:
+        """Every day of the period, the days without calls included (as zero)."""
+        if self.since is not None:
+            first = self.since.date()
+        elif self.days:
+            first = min(self.days)
+        else:
+            return []
+        if self.until is not None:
+            last = (self.until - timedelta(microseconds=1)).date()
+        elif self.days:
+            last = max(self.days)
+        else:
+            last = first
+        last = max(last, first)
+        return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+    def periods(self) -> tuple[list[date], list[date]]:
+        """(previous, current) days for the movers: the period given by since/until against
+        the one before it; else the last 7 days shown against the 7 before (halves when
+        fewer than 14 days are shown)."""
+        shown = self.shown_days()
+        if self.since is not None and self.until is not None:
+            length = len(shown)
+            return [shown[0] - timedelta(days=length - n) for n in range(length)], shown
+        size = _MOVER_DAYS if len(shown) >= 2 * _MOVER_DAYS else len(shown) // 2
+        if size == 0:
+            return [], shown
+        return shown[-2 * size : -size], shown[-size:]
+
+    def split(self, name: str) -> list[tuple[str | None, _Split]]:
+        """The shown period's spend per value of ``name``, costliest first."""
+        if name not in _PER_DAY:
+            totals = dict(self.users)
+        else:
+            days = set(self.shown_days())
+            totals = {}
+            for (dimension, day, value), split in self.per_day.items():
+                if dimension != name or day not in days:
+                    continue
+                total = totals.setdefault(value, _Split())
+                total.cost = _EXACT.add(total.cost, split.cost)
+                total.requests += split.requests
+                total.unpriced += split.unpriced
+        return sorted(
+            totals.items(), key=lambda item: (-item[1].cost, -item[1].requests, str(item[0]))
+        )
+
+    def movers(self, limit: int = 8) -> list[tuple[str, str | None, Decimal, Decimal]]:
+        """(dimension title, value, previous spend, current spend), biggest change first."""
+        previous, current = self.periods()
+        before, now = set(previous), set(current)
+        sums: dict[tuple[str, str | None], list[Decimal]] = {}
+        for (dimension, day, value), split in self.per_day.items():
+            if dimension == "project" or (day not in before and day not in now):
+                continue
+            pair = sums.setdefault((dimension, value), [_ZERO, _ZERO])
+            slot = 1 if day in now else 0
+            pair[slot] = _EXACT.add(pair[slot], split.cost)
+        titles = dict(DIMENSIONS)
+        moves = [
+            (titles[dimension], value, pair[0], pair[1])
+            for (dimension, value), pair in sums.items()
+            if pair[0] != pair[1]
+        ]
+        moves.sort(key=lambda m: (-abs(m[3] - m[2]), m[0], str(m[1])))
+        return moves[:limit]
+
+    def anomalies(self) -> list[DayAnomaly]:
+        """Days whose spend is far above the days before them (z-score of at least 3)."""
+        found = []
+        history: list[float] = []
+        for day in self.shown_days():
+            entry = self.days.get(day)
+            spend = entry.exact + entry.estimated if entry is not None else _ZERO
+            value = _float(spend)
+            baseline = history[-_BASELINE_DAYS:]
+            if len(baseline) >= _MIN_BASELINE and value > 0:
+                mean = sum(baseline) / len(baseline)
+                spread = math.sqrt(sum((x - mean) ** 2 for x in baseline) / len(baseline))
+                # A floor on the spread: a perfectly flat history must not make a cent an alarm.
+                floor = max(spread, 0.1 * mean, 1e-9)
+                z_score = (value - mean) / floor
+                if z_score >= _Z_THRESHOLD and value > 1.5 * mean:
+                    found.append(DayAnomaly(day, spend, mean, z_score))
+            history.append(value)
+        return found
+
+
+def _sources_of(name: str) -> tuple[str, ...]:
+    from llmcost.report import _source_fields
+
+    return _source_fields((name,))
+
+
+def _float(value: Decimal) -> float:
+    """For drawing only: an amount beyond float's range is drawn as the largest float."""
+    try:
+        number = float(value)
+    except OverflowError:  # pragma: no cover - Decimal to float saturates to inf instead
+        number = math.inf
+    return number if math.isfinite(number) else 1.7e308
+
+
+# --- the page -----------------------------------------------------------------------------------
+
+_CSS = """
+:root { color-scheme: light; --ink: #0f172a; --muted: #64748b; --line: #e2e8f0;
+  --panel: #ffffff; --bg: #f1f5f9; --brand: #4f46e5; --brand-soft: #a5b4fc;
+  --up: #b91c1c; --down: #047857; --warn: #b45309; }
+* { box-sizing: border-box; }
+body { margin: 0; background: var(--bg); color: var(--ink);
+  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
+main { max-width: 1180px; margin: 0 auto; padding: 28px 28px 40px; }
+header { display: flex; justify-content: space-between; align-items: flex-end; gap: 16px;
+  margin-bottom: 18px; }
+h1 { font-size: 22px; margin: 0; letter-spacing: -0.01em; }
+h2 { font-size: 15px; margin: 0 0 12px; }
+.sub { color: var(--muted); font-size: 13px; }
+.cards { display: grid; grid-template-columns: repeat(5, 1fr); gap: 12px; margin-bottom: 16px; }
+.card, .panel { background: var(--panel); border: 1px solid var(--line); border-radius: 10px; }
+.card { padding: 12px 14px; }
+.card .label { color: var(--muted); font-size: 12px; text-transform: uppercase;
+  letter-spacing: 0.04em; }
+.card .value { font-size: 22px; font-weight: 650; margin-top: 2px;
+  font-variant-numeric: tabular-nums; }
+.card .note { color: var(--muted); font-size: 12px; }
+.panel { padding: 16px 18px; margin-bottom: 16px; }
+.grid2 { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; }
+.grid2 .panel { margin-bottom: 0; }
+.legend { display: flex; gap: 16px; color: var(--muted); font-size: 12px; margin-bottom: 6px; }
+.legend i { display: inline-block; width: 10px; height: 10px; border-radius: 2px;
+  margin-right: 5px; vertical-align: -1px; }
+svg text { font: 11px system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif;
+  fill: var(--muted); }
+table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
+th { text-align: left; color: var(--muted); font-weight: 500; font-size: 12px;
+  border-bottom: 1px solid var(--line); padding: 4px 6px; }
+td { padding: 5px 6px; border-bottom: 1px solid #f1f5f9; vertical-align: middle; }
+td.num, th.num { text-align: right; white-space: nowrap; }
+td.name { max-width: 260px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.bar { height: 8px; border-radius: 4px; background: var(--brand); min-width: 1px; }
+.track { background: #eef2ff; border-radius: 4px; width: 140px; }
+.up { color: var(--up); } .down { color: var(--down); } .warn { color: var(--warn); }
+.none { color: var(--muted); font-style: italic; }
+footer { color: var(--muted); font-size: 12px; margin-top: 18px; }
+"""
+
+
+def _e(text: str | None) -> str:
+    """Text for the page: control characters escaped, then HTML-escaped."""
+    return html.escape(printable("(none)" if text is None else text), quote=True)
+
+
+def render_html(data: ReportData, *, title: str = "LLM spend") -> str:
+    """The page for ``data``: one self-contained HTML document (inline CSS and SVG only)."""
+    from llmcost import __version__
+
+    shown = data.shown_days()
+    previous_days, current_days = data.periods()
+    in_shown = set(shown)
+    exact = _sum(entry.exact for day, entry in data.days.items() if day in in_shown)
+    estimated = _sum(entry.estimated for day, entry in data.days.items() if day in in_shown)
+    requests = sum(entry.requests for day, entry in data.days.items() if day in in_shown)
+    unpriced = sum(entry.unpriced for day, entry in data.days.items() if day in in_shown)
+    now_spend = _period_spend(data, current_days)
+    then_spend = _period_spend(data, previous_days)
+    anomalies = data.anomalies()
+    period = f"{shown[0]:%d %b %Y} – {shown[-1]:%d %b %Y}" if shown else "no records"
+    where = ", ".join(str(c) for c in data.where)
+
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(title)} · {period}</title>",
+        f"<style>{_CSS}</style></head><body><main>",
+        '<header><div><h1 id="title">' + _e(title) + "</h1>",
+        f'<div class="sub">{period} · {len(shown)} day(s)'
+        + (f" · where {_e(where)}" if where else "")
+        + "</div></div>",
+        '<div class="sub">'
+        + (f"{len(data.sources)} file(s) · " if data.sources else "")
+        + f"{data.records:,} record(s)</div></header>",
+        '<section class="cards" id="totals">',
+        _card("Spend", format_usd(_EXACT.add(exact, estimated)), f"{requests:,} calls"),
+        _card("Exact", format_usd(exact), "priced from the provider's usage"),
+        _card("Estimated", format_usd(estimated), "tokens counted locally"),
+        _card(
+            "Unpriced calls",
+            f"{unpriced:,}",
+            "cost unknown, not $0" if unpriced else "every call priced",
+            warn=bool(unpriced),
+        ),
+        _change_card(then_spend, now_spend, len(current_days)),
+        "</section>",
+        '<section class="panel" id="daily"><h2>Daily spend</h2>',
+        '<div class="legend"><span><i style="background:var(--brand)"></i>exact</span>'
+        '<span><i style="background:var(--brand-soft)"></i>estimated</span>'
+        '<span><i style="background:var(--up);border-radius:5px"></i>anomaly</span>'
+        '<span><i style="background:var(--warn)"></i>day with unpriced calls</span></div>',
+        _chart(data, shown, anomalies),
+        "</section>",
+        '<section class="grid2" id="splits">',
+    ]
+    for name, label in DIMENSIONS:
+        parts.append(_split_panel(name, label, data.split(name)))
+    parts.append("</section>")
+    parts.append('<section class="grid2" style="margin-top:16px">')
+    parts.append(_movers_panel(data, previous_days, current_days))
+    parts.append(_apart_panel(data, anomalies))
+    parts.append("</section>")
+    parts.append(
+        f"<footer>llmcost {_e(__version__)} · money is cut, never rounded up · "
+        "unpriced calls are counted apart: their cost is unknown, never $0</footer>"
+    )
+    parts.append("</main></body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _sum(values: Iterable[Decimal]) -> Decimal:
+    total = _ZERO
+    for value in values:
+        total = _EXACT.add(total, value)
+    return total
+
+
+def _period_spend(data: ReportData, days: Sequence[date]) -> Decimal:
+    return _sum(
+        _EXACT.add(data.days[day].exact, data.days[day].estimated)
+        for day in days
+        if day in data.days
+    )
+
+
+def _card(label: str, value: str, note: str, *, warn: bool = False) -> str:
+    style = ' class="value warn"' if warn else ' class="value"'
+    return (
+        f'<div class="card"><div class="label">{_e(label)}</div><div{style}>{_e(value)}</div>'
+        f'<div class="note">{_e(note)}</div></div>'
+    )
+
+
+def _change_card(before: Decimal, now: Decimal, days: int) -> str:
+    if not days:
+        return _card("Change", "-", "not enough days to compare")
+    change = _EXACT.subtract(now, before)
+    if before:
+        text = f"{_float(change) * 100 / _float(before):+.1f}%"
+    else:
+        text = "new" if now else "0%"
+    css = "up" if change > 0 else "down" if change < 0 else ""
+    sign = "+" if change > 0 else "-" if change < 0 else ""
+    return (
+        '<div class="card"><div class="label">Change</div>'
+        f'<div class="value {css}">{_e(text)}</div>'
+        f'<div class="note">last {days} day(s): {sign}{_e(format_usd(abs(change)))}</div></div>'
+    )
+
+
+def _nice_ceiling(value: float) -> float:
+    """The smallest 1, 2, 2.5 or 5 times a power of ten at or above ``value``."""
+    if value <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * power:
+            return step * power
+    return 10 * power  # pragma: no cover
+
+
+def _chart(data: ReportData, shown: list[date], anomalies: list[DayAnomaly]) -> str:
+    width, height = 1100, 280
+    left, right, top, bottom = 64, 12, 18, 34
+    plot_w, plot_h = width - left - right, height - top - bottom
+    if not shown:
+        return '<p class="none">No records in this period.</p>'
+    totals = []
+    for day in shown:
+        entry = data.days.get(day, _Day())
+        totals.append((entry, _float(entry.exact), _float(entry.estimated)))
+    peak = max(exact + estimated for _, exact, estimated in totals)
+    ceiling = _nice_ceiling(peak)
+    slot = plot_w / len(shown)
+    bar = max(1.0, min(28.0, slot * 0.72))
+    marked = {anomaly.day: anomaly for anomaly in anomalies}
+
+    def y_of(value: float) -> float:
+        return top + plot_h - (value / ceiling) * plot_h
+
+    out = [
+        f'<svg id="chart" role="img" aria-label="Daily spend" viewBox="0 0 {width} {height}" '
+        f'width="100%" xmlns="http://www.w3.org/2000/svg">'
+    ]
+    ticks = [ceiling * n / 4 for n in range(5)]
+    labels = usd_column([Decimal(repr(tick)) for tick in ticks])
+    for tick, label in zip(ticks, labels, strict=True):
+        y = y_of(tick)
+        out.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'stroke="#e2e8f0" stroke-width="1"/>'
+            f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end">{_e(label)}</text>'
+        )
+    every = max(1, math.ceil(len(shown) / 14))
+    for index, (day, (entry, exact, estimated)) in enumerate(zip(shown, totals, strict=True)):
+        x = left + slot * index + (slot - bar) / 2
+        spend = _EXACT.add(entry.exact, entry.estimated)
+        tip = f"{day.isoformat()}: {format_usd(spend)} · {entry.requests:,} call(s)"
+        if entry.estimated:
+            tip += f" · {format_usd(entry.estimated)} estimated"
+        if entry.unpriced:
+            tip += f" · {entry.unpriced:,} unpriced"
+        y_exact = y_of(exact)
+        y_total = y_of(exact + estimated)
+        out.append(f'<g class="day" data-day="{day.isoformat()}" data-spend="{spend}">')
+        out.append(f"<title>{_e(tip)}</title>")
+        if exact + estimated == 0:
+            # A day without spend is drawn as zero, not left out.
+            out.append(
+                f'<rect x="{x:.1f}" y="{top + plot_h - 1:.1f}" width="{bar:.1f}" height="1" '
+                'fill="#cbd5e1"/>'
+            )
+        if exact > 0:
+            out.append(
+                f'<rect x="{x:.1f}" y="{y_exact:.1f}" width="{bar:.1f}" '
+                f'height="{top + plot_h - y_exact:.1f}" rx="2" fill="#4f46e5"/>'
+            )
+        if estimated > 0:
+            out.append(
+                f'<rect x="{x:.1f}" y="{y_total:.1f}" width="{bar:.1f}" '
+                f'height="{y_exact - y_total:.1f}" rx="2" fill="#a5b4fc"/>'
+            )
+        if entry.unpriced:
+            out.append(
+                f'<rect class="unpriced" x="{x + bar / 2 - 3:.1f}" y="{top + plot_h + 3:.1f}" '
+                'width="6" height="6" rx="1" fill="#b45309"/>'
+            )
+        anomaly = marked.get(day)
+        if anomaly is not None:
+            cx = x + bar / 2
+            out.append(
+                f'<circle class="anomaly" cx="{cx:.1f}" cy="{max(y_total - 9, 6):.1f}" r="5" '
+                f'fill="#b91c1c"><title>{_e(day.isoformat())}: {_e(format_usd(spend))} is '
+                f"{anomaly.z_score:.1f} standard deviations above the days before</title>"
+                "</circle>"
+            )
+        out.append("</g>")
+        if index % every == 0:
+            out.append(
+                f'<text x="{x + bar / 2:.1f}" y="{height - 8}" text-anchor="middle">'
+                f"{day:%d %b}</text>"
+            )
+    out.append(
+        f'<line x1="{left}" x2="{width - right}" y1="{top + plot_h}" y2="{top + plot_h}" '
+        'stroke="#94a3b8" stroke-width="1"/>'
+    )
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _split_panel(name: str, label: str, rows: list[tuple[str | None, _Split]]) -> str:
+    shown = rows[:8]
+    rest = rows[8:]
+    if rest:
+        other = _Split()
+        for _, split in rest:
+            other.cost = _EXACT.add(other.cost, split.cost)
+            other.requests += split.requests
+            other.unpriced += split.unpriced
+        shown = [*shown, (f"{len(rest)} more", other)]
+    total = _sum(split.cost for _, split in rows)
+    money = usd_column([split.cost for _, split in shown])
+    out = [f'<div class="panel" id="by-{name}"><h2>By {label.lower()}</h2>']
+    if not rows:
+        out.append('<p class="none">No records.</p></div>')
+        return "".join(out)
+    out.append(
+        '<table><tr><th></th><th class="num">spend</th><th></th><th class="num">share</th>'
+        '<th class="num">calls</th></tr>'
+    )
+    for (value, split), text in zip(shown, money, strict=True):
+        share = _float(split.cost) / _float(total) if total else 0.0
+        name_cell = _e(value) if value is not None else '<span class="none">(none)</span>'
+        if split.unpriced and split.unpriced == split.requests:
+            text = "unpriced"
+        calls = f"{split.requests:,}" + (
+            f' <span class="warn">({split.unpriced:,} unpriced)</span>' if split.unpriced else ""
+        )
+        out.append(
+            f'<tr><td class="name" title="{_e(value)}">{name_cell}</td>'
+            f'<td class="num">{_e(text)}</td>'
+            f'<td><div class="track"><div class="bar" style="width:{share * 100:.1f}%">'
+            "</div></div></td>"
+            f'<td class="num">{share * 100:.1f}%</td><td class="num">{calls}</td></tr>'
+        )
+    out.append("</table></div>")
+    return "".join(out)
+
+
+def _movers_panel(data: ReportData, previous: list[date], current: list[date]) -> str:
+    out = ['<div class="panel" id="movers"><h2>Top movers</h2>']
+    if not previous:
+        out.append('<p class="none">Not enough days to compare periods.</p></div>')
+        return "".join(out)
+    out.append(
+        f'<div class="sub" style="margin:-6px 0 8px">{current[0]:%d %b} – {current[-1]:%d %b} '
+        f"against {previous[0]:%d %b} – {previous[-1]:%d %b}</div>"
+    )
+    moves = data.movers()
+    if not moves:
+        out.append('<p class="none">No change.</p></div>')
+        return "".join(out)
+    out.append(
+        '<table><tr><th></th><th></th><th class="num">before</th><th class="num">now</th>'
+        '<th class="num">change</th></tr>'
+    )
+    befores = usd_column([before for _, _, before, _ in moves])
+    nows = usd_column([now for _, _, _, now in moves])
+    for (kind, value, before, now), before_text, now_text in zip(
+        moves, befores, nows, strict=True
+    ):
+        change = _EXACT.subtract(now, before)
+        css = "up" if change > 0 else "down"
+        arrow = "▲" if change > 0 else "▼"
+        percent = f" ({_float(change) * 100 / _float(before):+.0f}%)" if before else " (new)"
+        out.append(
+            f'<tr><td class="sub">{_e(kind)}</td><td class="name" title="{_e(value)}">'
+            f'{_e(value)}</td><td class="num">{_e(before_text)}</td>'
+            f'<td class="num">{_e(now_text)}</td><td class="num {css}">{arrow} '
+            f"{_e(format_usd(abs(change)))}{_e(percent)}</td></tr>"
+        )
+    out.append("</table></div>")
+    return "".join(out)
+
+
+def _apart_panel(data: ReportData, anomalies: list[DayAnomaly]) -> str:
+    out = ['<div class="panel" id="apart"><h2>Unpriced, estimated and anomalous</h2>']
+    if data.unpriced_models:
+        out.append(
+            '<table id="unpriced"><tr><th>unpriced model</th><th>provider</th>'
+            '<th class="num">calls</th></tr>'
+        )
+        for (model, provider), count in sorted(
+            data.unpriced_models.items(), key=lambda item: (-item[1], item[0])
+        )[:8]:
+            out.append(
+                f'<tr><td class="name warn">{_e(model)}</td><td>{_e(provider)}</td>'
+                f'<td class="num">{count:,}</td></tr>'
+            )
+        out.append("</table>")
+    else:
+        out.append('<p class="sub">Every call had a price.</p>')
+    if data.estimated_models:
+        rows = sorted(data.estimated_models.items(), key=lambda item: -item[1].cost)[:8]
+        money = usd_column([split.cost for _, split in rows])
+        out.append(
+            '<table id="estimated" style="margin-top:10px"><tr><th>estimated model</th>'
+            '<th class="num">spend</th><th class="num">calls</th></tr>'
+        )
+        for (model, split), text in zip(rows, money, strict=True):
+            out.append(
+                f'<tr><td class="name">{_e(model)}</td><td class="num">{_e(text)}</td>'
+                f'<td class="num">{split.requests:,}</td></tr>'
+            )
+        out.append("</table>")
+    if anomalies:
+        out.append(
+            '<table id="anomalies" style="margin-top:10px"><tr><th>anomalous day</th>'
+            '<th class="num">spend</th><th class="num">usual</th><th class="num">z</th></tr>'
+        )
+        for anomaly in anomalies:
+            out.append(
+                f'<tr><td class="up">{anomaly.day:%a %d %b}</td>'
+                f'<td class="num">{_e(format_usd(anomaly.spend))}</td>'
+                f'<td class="num">{_e(format_usd(Decimal(repr(anomaly.mean))))}</td>'
+                f'<td class="num">{anomaly.z_score:.1f}</td></tr>'
+            )
+        out.append("</table>")
+    else:
+        out.append('<p class="sub">No day stands out from the days before it.</p>')
+    out.append("</div>")
+    return "".join(out)
