@@ -49,6 +49,7 @@ __all__ = [
     "format_comparison",
     "format_csv",
     "format_json",
+    "format_count",
     "format_table",
     "format_usd",
     "key_function",
@@ -864,7 +865,8 @@ def format_usd(value: Decimal | None, digits: int = MONEY_DIGITS) -> str:
         return f"${value}"
     if not value:
         return "$0.00"
-    precision = max(digits, value.adjusted() + 3)  # at least whole cents
+    # At least whole cents; beyond 10^15 (no call costs that) the first digits say enough.
+    precision = digits if value.adjusted() >= 15 else max(digits, value.adjusted() + 3)
     cut = Context(prec=min(precision, MAX_PREC), rounding=ROUND_DOWN, Emax=MAX_EMAX, Emin=MIN_EMIN)
     shown = cut.plus(value).normalize(cut)  # 0.1250 -> 0.125: trailing zeros say nothing
     if shown.adjusted() >= 15:
@@ -872,6 +874,14 @@ def format_usd(value: Decimal | None, digits: int = MONEY_DIGITS) -> str:
     if shown.as_tuple().exponent > -2:  # type: ignore[operator]
         shown = shown.quantize(Decimal("0.01"))  # pads with zeros: exact, nothing rounded
     return f"${shown:,f}"
+
+
+def format_count(value: int) -> str:
+    """A count for people: ``12,345``; beyond 10^15 (no call has that many tokens, but a file
+    can say so) cut to four digits with an exponent, ``1.234E+400``, not hundreds of digits."""
+    if abs(value) < 10**15:
+        return f"{value:,}"
+    return f"{Context(prec=4, rounding=ROUND_DOWN, Emax=MAX_EMAX).plus(Decimal(value)):E}"
 
 
 def usd_column(values: Sequence[Decimal | None]) -> list[str]:
@@ -978,11 +988,11 @@ def _shown_cost(row: SummaryRow) -> Decimal | None:
 def _table_cells(row: SummaryRow, cost: str, average: str) -> list[str]:
     return [
         *("-" if part is None else printable(part) for part in row.key),
-        f"{row.requests:,}",
-        f"{row.unpriced_requests:,}",
-        f"{row.input_tokens:,}",
-        f"{row.output_tokens:,}",
-        f"{row.cache_read_tokens:,}",
+        format_count(row.requests),
+        format_count(row.unpriced_requests),
+        format_count(row.input_tokens),
+        format_count(row.output_tokens),
+        format_count(row.cache_read_tokens),
         cost,
         average,
         "-" if row.share is None or _unknown(row) else f"{row.share * 100:.1f}%",

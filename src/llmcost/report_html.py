@@ -332,11 +332,8 @@ def _sources_of(name: str) -> tuple[str, ...]:
 
 def _float(value: Decimal) -> float:
     """For drawing only: an amount beyond float's range is drawn as the largest float."""
-    try:
-        number = float(value)
-    except OverflowError:  # pragma: no cover - Decimal to float saturates to inf instead
-        number = math.inf
-    return number if math.isfinite(number) else 1.7e308
+    number = float(value)  # beyond float's range this is inf, never an error
+    return max(-1e300, min(number, 1e300))
 
 
 # --- the page -----------------------------------------------------------------------------------
@@ -363,7 +360,7 @@ h2 { font-size: 15px; margin: 0 0 12px; }
   font-variant-numeric: tabular-nums; }
 .card .note { color: var(--muted); font-size: 12px; }
 .panel { padding: 16px 18px; margin-bottom: 16px; }
-.grid2 { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; }
+.grid2 { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 16px; }
 .grid2 .panel { margin-bottom: 0; }
 .legend { display: flex; gap: 16px; color: var(--muted); font-size: 12px; margin-bottom: 6px; }
 .legend i { display: inline-block; width: 10px; height: 10px; border-radius: 2px;
@@ -375,9 +372,10 @@ th { text-align: left; color: var(--muted); font-weight: 500; font-size: 12px;
   border-bottom: 1px solid var(--line); padding: 4px 6px; }
 td { padding: 5px 6px; border-bottom: 1px solid #f1f5f9; vertical-align: middle; }
 td.num, th.num { text-align: right; white-space: nowrap; }
-td.name { max-width: 260px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+td.name { max-width: 200px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .bar { height: 8px; border-radius: 4px; background: var(--brand); min-width: 1px; }
-.track { background: #eef2ff; border-radius: 4px; width: 140px; }
+.track { background: #eef2ff; border-radius: 4px; width: 100px; }
+.rest td { color: var(--muted); } .rest .bar { background: #cbd5e1; }
 .up { color: var(--up); } .down { color: var(--down); } .warn { color: var(--warn); }
 .none { color: var(--muted); font-style: italic; }
 footer { color: var(--muted); font-size: 12px; margin-top: 18px; }
@@ -499,7 +497,7 @@ def _nice_ceiling(value: float) -> float:
     """The smallest 1, 2, 2.5 or 5 times a power of ten at or above ``value``."""
     if value <= 0:
         return 1.0
-    power = 10 ** math.floor(math.log10(value))
+    power = 10.0 ** math.floor(math.log10(value))
     for step in (1, 2, 2.5, 5, 10):
         if value <= step * power:
             return step * power
@@ -616,15 +614,16 @@ def _split_panel(name: str, label: str, rows: list[tuple[str | None, _Split]]) -
         '<th class="num">calls</th></tr>'
     )
     for (value, split), text in zip(shown, money, strict=True):
-        share = _float(split.cost) / _float(total) if total else 0.0
+        share = min(_float(split.cost) / _float(total), 1.0) if total else 0.0
         name_cell = _e(value) if value is not None else '<span class="none">(none)</span>'
         if split.unpriced and split.unpriced == split.requests:
             text = "unpriced"
         calls = f"{split.requests:,}" + (
             f' <span class="warn">({split.unpriced:,} unpriced)</span>' if split.unpriced else ""
         )
+        css = ' class="rest"' if rest and value == shown[-1][0] and split is shown[-1][1] else ""
         out.append(
-            f'<tr><td class="name" title="{_e(value)}">{name_cell}</td>'
+            f'<tr{css}><td class="name" title="{_e(value)}">{name_cell}</td>'
             f'<td class="num">{_e(text)}</td>'
             f'<td><div class="track"><div class="bar" style="width:{share * 100:.1f}%">'
             "</div></div></td>"

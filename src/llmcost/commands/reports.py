@@ -444,7 +444,11 @@ def _run_anomalies(args: argparse.Namespace) -> int:
     elif not table:
         _output(f"no anomalies in {reader.records:,} records")
     else:
-        lines = (columns, *(tuple(printable(cell) for cell in row) for row in table))
+        shown = [
+            (*row[: len(detector.by) + 2], _short(anomaly.value), *row[len(detector.by) + 3 :])
+            for row, anomaly in zip(table, found, strict=True)
+        ]
+        lines = (columns, *(tuple(printable(cell) for cell in row) for row in shown))
         widths = [max(len(line[i]) for line in lines) for i in range(len(columns))]
         _output(
             "\n".join(
@@ -464,9 +468,18 @@ def _figure(value: float, places: int | None = None) -> Decimal | None:
     None for infinity (a baseline with no spread)."""
     if value != value or value in (float("inf"), float("-inf")):
         return None
-    if places is not None:
+    if places is not None and abs(value) < 1e15:
         return Decimal(repr(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN)
     return Decimal(f"{value:.6g}")
+
+
+def _short(value: Decimal | int) -> str:
+    """A value for the terminal: plain, but cut with an exponent beyond 10^15."""
+    from llmcost.report import format_count, plain_number
+
+    if isinstance(value, int):
+        return format_count(value).replace(",", "") if value >= 10**15 else str(value)
+    return plain_number(value) if value.adjusted() < 15 else f"{value:.4E}"
 
 
 def _plain(value: Decimal | int | None) -> str:
