@@ -152,10 +152,13 @@ def test_the_page_shows_every_day_the_splits_the_movers_and_the_anomaly(page: Pa
     text = " ".join(dom.text)
     assert "standard deviations above the days before" in text
     for section in ("totals", "chart", "by-feature", "by-model", "by-user_id", "by-project"):
-        assert dom.find("section", id=section) or dom.find("div", id=section) or dom.find(
-            "svg", id=section
+        assert (
+            dom.find("section", id=section)
+            or dom.find("div", id=section)
+            or dom.find("svg", id=section)
         ), section
-    assert "agent" in text and "o3" in text  # the top mover, by feature and by model
+    assert "agent" in text
+    assert "o3" in text
     assert "ft:gpt-4o:acme:2026" in text  # the unpriced model, named apart
     assert len(dom.find("rect", **{"class": "unpriced"})) == 5  # days 0, 6, 12, 18, 24
     assert "Fri 20 Nov" in text
@@ -188,8 +191,10 @@ def test_hostile_tags_are_escaped() -> None:
         timestamp=NOV,
     )
     page = render_html(ReportData.read([record]))
-    assert "<script" not in page and "<b>" not in page
-    assert "\x1b" not in page and "\u202e" not in page
+    assert "<script" not in page
+    assert "<b>" not in page
+    assert "\x1b" not in page
+    assert "\u202e" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;\\x1b[2J\\u202e" in page
 
 
@@ -197,6 +202,7 @@ def test_numbers_beyond_any_call_do_not_break_the_page(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A file saying 1e400 dollars or tokens gives a page, not a crash."""
+
     def line(number: int, field: str) -> str:
         record = CostRecord(
             record_id=f"00000000-0000-4000-8000-00000000000{number}",
@@ -264,7 +270,7 @@ def png_pixels(data: bytes) -> tuple[int, int, int, list[bytes]]:
         body = data[position + 8 : position + 8 + length]
         if kind == b"IHDR":
             width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", body)
-            assert depth == 8 and interlace == 0, (depth, interlace)
+            assert (depth, interlace) == (8, 0), "an 8-bit, non-interlaced PNG"
             channels = {0: 1, 2: 3, 4: 2, 6: 4}[color]
         elif kind == b"IDAT":
             chunks.append(body)
@@ -319,7 +325,8 @@ def test_the_page_renders_in_a_real_browser(page: Path, tmp_path: Path) -> None:
         f"--screenshot={shot}",
         page.as_uri(),
     )
-    assert taken.returncode == 0 and shot.exists(), taken.stderr[-2000:]
+    assert taken.returncode == 0, taken.stderr[-2000:]
+    assert shot.exists(), taken.stderr[-2000:]
     width, height, channels, rows = png_pixels(shot.read_bytes())
     assert (width, height) == (1280, 1720)
     brand = red = ink = 0

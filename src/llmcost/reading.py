@@ -350,7 +350,9 @@ class RecordReader(Iterator[CostRecord]):
             # Only a file's last line can lack its newline: a write cut short (a crash, a full
             # disk). Everything before it is whole, so it is named, not treated as corruption.
             self.truncated.append(
-                CorruptRecordError(path, number, f"truncated last line ({len(raw)} bytes, {reason})")
+                CorruptRecordError(
+                    path, number, f"truncated last line ({len(raw)} bytes, {reason})"
+                )
             )
             errors.count("read.truncated_lines")
         elif report:

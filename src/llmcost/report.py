@@ -47,9 +47,9 @@ __all__ = [
     "compare_periods",
     "dumps_plain",
     "format_comparison",
+    "format_count",
     "format_csv",
     "format_json",
-    "format_count",
     "format_table",
     "format_usd",
     "key_function",
@@ -164,7 +164,9 @@ def parse_where(conditions: str | Sequence[str]) -> tuple[Condition, ...]:
         try:
             parse_by(name)
         except ValueError as exc:
-            raise ValueError(f"--where {item!r}: {exc}{_did_you_mean(name, _key_names())}") from None
+            raise ValueError(
+                f"--where {item!r}: {exc}{_did_you_mean(name, _key_names())}"
+            ) from None
         parsed.append(Condition(name, value or None, op == "="))
     return tuple(parsed)
 
@@ -1026,7 +1028,9 @@ def dumps_plain(value: Any) -> str:
     if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
         return "null"
     if isinstance(value, dict):
-        items = (json.dumps(str(k), ensure_ascii=False) + ":" + dumps_plain(v) for k, v in value.items())
+        items = (
+            json.dumps(str(k), ensure_ascii=False) + ":" + dumps_plain(v) for k, v in value.items()
+        )
         return "{" + ",".join(items) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(dumps_plain(item) for item in value) + "]"
@@ -1169,7 +1173,8 @@ def compare_periods(
         [('search', Decimal('0.70'), Decimal('2.10')), ...]
     """  # noqa: E501
     start, end = _utc(since, "since"), _utc(until, "until")
-    assert start is not None and end is not None
+    assert start is not None
+    assert end is not None
     before, _ = previous_window(start, end)
     current = Summarizer(by, since=start, until=end, where=where, dedupe=False)
     previous = Summarizer(by, since=before, until=start, where=where, dedupe=False)
@@ -1220,7 +1225,10 @@ def format_comparison(moves: Sequence[Movement], *, form: str = "table") -> str:
                     before,
                     now,
                     sign + change,
-                    "new" if ratio is None and move.current_usd else "-" if ratio is None
+                    "new"
+                    if ratio is None and move.current_usd
+                    else "-"
+                    if ratio is None
                     else f"{ratio * 100:+.1f}%",
                     f"{move.previous.requests if move.previous else 0:,}"
                     f" -> {move.current.requests if move.current else 0:,}",

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmcost.reading import RecordIdSet, RecordReader
 from llmcost.report import (
@@ -38,12 +38,19 @@ from llmcost.report import (
     printable,
     usd_column,
 )
-from llmcost.types import CostRecord
+
+if TYPE_CHECKING:
+    from llmcost.types import CostRecord
 
 __all__ = ["DIMENSIONS", "DayAnomaly", "ReportData", "render_html"]
 
 #: The splits shown on the page, in order: (record field, title).
-DIMENSIONS = (("feature", "Feature"), ("model", "Model"), ("user_id", "User"), ("project", "Project"))
+DIMENSIONS = (
+    ("feature", "Feature"),
+    ("model", "Model"),
+    ("user_id", "User"),
+    ("project", "Project"),
+)
 _FIELDS = (
     "timestamp",
     "total_cost_usd",
@@ -207,26 +214,22 @@ class ReportData:
         model = values[8]
         if not known:
             entry.unpriced += 1
-            name = (model or "-", provider)
-            self.unpriced_models[name] = self.unpriced_models.get(name, 0) + 1
+            which = (model or "-", provider)
+            self.unpriced_models[which] = self.unpriced_models.get(which, 0) + 1
         elif estimated:
             entry.estimated = _EXACT.add(entry.estimated, cost)
-            split = self.estimated_models.setdefault(model or "-", _Split())
-            split.cost = _EXACT.add(split.cost, cost)
-            split.requests += 1
+            guess = self.estimated_models.setdefault(model or "-", _Split())
+            guess.cost = _EXACT.add(guess.cost, cost)
+            guess.requests += 1
         else:
             entry.exact = _EXACT.add(entry.exact, cost)
         for index, (name, _) in enumerate(DIMENSIONS):
             value = values[7 + index]
-            if name in _PER_DAY:
-                key = (name, day, value)
-                split = self.per_day.get(key)
-                if split is None:
-                    split = self.per_day[key] = _Split()
-            else:
-                split = self.users.get(value)
-                if split is None:
-                    split = self.users[value] = _Split()
+            table: dict[Any, _Split] = self.per_day if name in _PER_DAY else self.users
+            key = (name, day, value) if name in _PER_DAY else value
+            split = table.get(key)
+            if split is None:
+                split = table[key] = _Split()
             split.requests += 1
             if known:
                 split.cost = _EXACT.add(split.cost, cost)
@@ -344,7 +347,8 @@ _CSS = """
   --up: #b91c1c; --down: #047857; --warn: #b45309; }
 * { box-sizing: border-box; }
 body { margin: 0; background: var(--bg); color: var(--ink);
-  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
+  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
+  sans-serif; }
 main { max-width: 1180px; margin: 0 auto; padding: 28px 28px 40px; }
 header { display: flex; justify-content: space-between; align-items: flex-end; gap: 16px;
   margin-bottom: 18px; }
@@ -480,10 +484,7 @@ def _change_card(before: Decimal, now: Decimal, days: int) -> str:
     if not days:
         return _card("Change", "-", "not enough days to compare")
     change = _EXACT.subtract(now, before)
-    if before:
-        text = f"{_float(change) * 100 / _float(before):+.1f}%"
-    else:
-        text = "new" if now else "0%"
+    text = f"{_float(change) * 100 / _float(before):+.1f}%" if before else "new" if now else "0%"
     css = "up" if change > 0 else "down" if change < 0 else ""
     sign = "+" if change > 0 else "-" if change < 0 else ""
     return (
@@ -652,9 +653,7 @@ def _movers_panel(data: ReportData, previous: list[date], current: list[date]) -
     )
     befores = usd_column([before for _, _, before, _ in moves])
     nows = usd_column([now for _, _, _, now in moves])
-    for (kind, value, before, now), before_text, now_text in zip(
-        moves, befores, nows, strict=True
-    ):
+    for (kind, value, before, now), before_text, now_text in zip(moves, befores, nows, strict=True):
         change = _EXACT.subtract(now, before)
         css = "up" if change > 0 else "down"
         arrow = "▲" if change > 0 else "▼"

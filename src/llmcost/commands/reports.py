@@ -11,9 +11,9 @@ import io
 import os
 import sys
 import time
+from collections.abc import Sequence
 from datetime import date, datetime, timezone
 from decimal import ROUND_DOWN, Decimal
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
@@ -114,8 +114,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=_z_score,
         default=3.0,
         metavar="Z",
-        help="how many standard deviations above the baseline's mean a call must be "
-        "(default: 3.0)",
+        help="how many standard deviations above the baseline's mean a call must be (default: 3.0)",
     )
     anomalies.add_argument(
         "--min-samples",
