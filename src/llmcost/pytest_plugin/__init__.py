@@ -83,6 +83,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             "what a call to a model with no known price does: listed in the summary (warn, "
             "the default) or fails its test (fail)",
         ),
+        (
+            "--llmcost-save-baseline",
+            "llmcost_save_baseline",
+            "FILE",
+            "write each tracked test's LLM calls, tokens and cost (in total and per feature) "
+            "to FILE, a baseline for --llmcost-compare-baseline",
+        ),
+        (
+            "--llmcost-compare-baseline",
+            "llmcost_compare_baseline",
+            "FILE",
+            "fail the tests whose LLM tokens or cost grew more than --llmcost-max-increase "
+            "against the baseline FILE",
+        ),
+        (
+            "--llmcost-max-increase",
+            "llmcost_max_increase",
+            "PERCENT",
+            "the growth against the baseline that fails a test (default: 10%)",
+        ),
     )
     for flag, dest, metavar, text in options:
         group.addoption(flag, action="store", dest=dest, metavar=metavar, default=None, help=text)

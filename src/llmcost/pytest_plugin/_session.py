@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from llmcost.pytest_plugin import _baseline as baseline
+from llmcost.pytest_plugin._baseline import Entry
 from llmcost.pytest_plugin._capture import LLMCost
 from llmcost.pytest_plugin._limits import _failure_message, _Limits, _model_name, _usd
 from llmcost.pytest_plugin._seams import activate, listen, settle
-from llmcost.pytest_plugin._summary import _summary_lines
+from llmcost.pytest_plugin._summary import _summary_lines, markdown_summary
 from llmcost.pytest_plugin._tally import _dump_json, _Tally
 
 if TYPE_CHECKING:
@@ -43,6 +45,15 @@ class _CostPlugin:
         #: Outcomes of tests whose totals (on the teardown report) have not arrived yet.
         self.outcomes: dict[str, str] = {}
         self.over_budget = False
+        #: The baseline compared against (each process reads the file itself), by node id.
+        self.baseline: dict[str, Entry] | None = None
+        if settings.compare_baseline is not None:
+            try:
+                self.baseline = baseline.load(settings.compare_baseline)
+            except ValueError as exc:
+                raise pytest.UsageError(str(exc)) from None
+        #: Each tracked test's figures for a baseline, where the reports arrive.
+        self.measured: dict[str, Entry] = {}
 
     # -- tracking, in the process that runs the test -------------------------------------------
 
@@ -142,8 +153,19 @@ class _CostPlugin:
                     f"calls to models with no price ({', '.join(unpriced)}) with "
                     "--llmcost-unpriced=fail; add prices with llmcost.configure(catalog=...)"
                 )
-        if problems:
-            pytest.fail(_failure_message("LLM budget exceeded", problems, records), pytrace=False)
+        failures = [_failure_message("LLM budget exceeded", problems, records)] if problems else []
+        # What the test's setup and body cost: saved as its baseline, compared against it.
+        measured = item.stash[_MEASURED_KEY] = Entry.of(records)
+        before = self.baseline.get(item.nodeid) if self.baseline is not None else None
+        if before is not None:
+            path = self.settings.compare_baseline or ""
+            regression = baseline.regression_message(
+                before, measured, self.settings.max_increase, os.path.relpath(path)
+            )
+            if regression is not None:
+                failures.append(regression)
+        if failures:
+            pytest.fail("\n\n".join(failures), pytrace=False)
         return result
 
     @pytest.hookimpl(wrapper=True)
@@ -159,6 +181,9 @@ class _CostPlugin:
             payload = _Tally.of(capture.records).to_payload()
             limits, _ = self._limits_for(item)
             payload["limit_usd"] = None if limits is None or limits.usd is None else str(limits.usd)
+            # A test that failed before its end was measured has its whole run as figures.
+            measured = item.stash.get(_MEASURED_KEY, None) or Entry.of(capture.records)
+            payload["baseline"] = measured.to_json()
             item.user_properties[:] = [p for p in item.user_properties if p[0] != _PROPERTY]
             item.user_properties.append((_PROPERTY, payload))
         return (yield)
@@ -178,6 +203,8 @@ class _CostPlugin:
             return
         tally = _Tally.from_payload(payload)
         self.totals.merge(tally)
+        if "baseline" in payload:
+            self.measured[nodeid] = Entry.from_json(payload["baseline"], nodeid)
         limit = payload.get("limit_usd")
         self.tests[nodeid] = {
             "nodeid": nodeid,
@@ -218,6 +245,12 @@ class _CostPlugin:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.settings.json_path is not None:
             self._write_json(self.settings.json_path)
+        if self.settings.save_baseline is not None:
+            baseline.save(self.settings.save_baseline, self.measured)
+        summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary_path and (self.totals.calls or self.baseline is not None):
+            with open(summary_path, "a", encoding="utf-8") as handle:
+                handle.write(markdown_summary(self) + "\n")
 
     def pytest_unconfigure(self) -> None:
         if self.remove_listener is not None:
@@ -248,7 +281,12 @@ class _CostPlugin:
         settings = self.settings
         if self.is_worker or settings.report == "off":
             return
-        asked = settings.report is not None or settings.session_budget is not None
+        asked = (
+            settings.report is not None
+            or settings.session_budget is not None
+            or self.baseline is not None
+            or settings.save_baseline is not None
+        )
         if not asked and not self.totals.calls:
             return
         for line, markup in _summary_lines(self, full=settings.report == "full"):
@@ -269,6 +307,7 @@ def _merge_outcome(so_far: str, report: pytest.TestReport) -> str:
 
 
 _CAPTURE_KEY = pytest.StashKey[LLMCost]()
+_MEASURED_KEY = pytest.StashKey[Entry]()
 _LIMITS_KEY = pytest.StashKey[tuple["_Limits | None", str]]()
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from llmcost.pytest_plugin._baseline import parse_increase
 from llmcost.pytest_plugin._limits import _parse_usd
 
 _REPORT_MODES = ("off", "summary", "full")
@@ -24,6 +25,10 @@ class _Settings:
     unpriced: str = "warn"
     #: Track every test, not only those that use the fixture or the marker.
     track_all: bool = False
+    save_baseline: str | None = None
+    compare_baseline: str | None = None
+    #: The growth against the baseline that fails a test, as a fraction (0.10 for 10%).
+    max_increase: Decimal = Decimal("0.10")
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> _Settings:
@@ -57,17 +62,30 @@ class _Settings:
         per_test_budget = usd("llm_budget_per_test")
         report = choice("llmcost_report", _REPORT_MODES)
         unpriced = choice("llmcost_unpriced", _UNPRICED_MODES)
-        json_path, _ = setting("llmcost_json")
-        if json_path is not None:
+
+        def path(option: str) -> str | None:
+            value, _ = setting(option)
             # pytest changes back to its start directory before the session ends: pin the
             # path to the directory it was given in.
-            json_path = os.path.join(str(config.invocation_params.dir), json_path)
+            return None if value is None else os.path.join(start, value)
+
+        start = str(config.invocation_params.dir)
+        json_path = path("llmcost_json")
+        save_baseline = path("llmcost_save_baseline")
+        compare_baseline = path("llmcost_compare_baseline")
+        increase, increase_name = setting("llmcost_max_increase")
+        try:
+            max_increase = parse_increase(increase or "10%", increase_name)
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
         track_all = (
             session_budget is not None
             or per_test_budget is not None
             or json_path is not None
             or unpriced is not None
             or report in ("summary", "full")
+            or save_baseline is not None
+            or compare_baseline is not None
         )
         return cls(
             session_budget=session_budget,
@@ -76,4 +94,7 @@ class _Settings:
             json_path=json_path,
             unpriced=unpriced or "warn",
             track_all=track_all,
+            save_baseline=save_baseline,
+            compare_baseline=compare_baseline,
+            max_increase=max_increase,
         )
