@@ -30,6 +30,7 @@ EXPECTED_OUTPUT = {
         "support_chat",
         "summarize",
         "search",
+        "llmcost recorded 900 in / 120 out (exact)",
         "no money was spent",
         "records appended to",
     ],
