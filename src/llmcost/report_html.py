@@ -66,6 +66,8 @@ _FIELDS = (
 _PER_DAY = ("feature", "model", "project")
 _MOVER_DAYS = 7
 _ZERO = Decimal(0)
+_EXACT_KIND, _ESTIMATED, _UNPRICED = range(3)  # how a call was priced
+_add_exact = _EXACT.add
 
 # Day anomalies: a day's spend against the days before it (up to 14, at least 5 of them).
 _BASELINE_DAYS = 14
@@ -126,6 +128,9 @@ class ReportData:
     fields: tuple[str, ...] = ()
     _pick: Callable[[tuple[Any, ...]], tuple[Any, ...]] = field(default=tuple, repr=False)
     _earliest: datetime | None = field(default=None, repr=False)
+    _cells: dict[tuple[Any, ...], list[Any]] = field(default_factory=dict, repr=False)
+    _user_cells: dict[str | None, list[Any]] = field(default_factory=dict, repr=False)
+    _derived_at: int = field(default=-1, repr=False)
 
     @classmethod
     def read(
@@ -202,44 +207,73 @@ class ReportData:
         return False
 
     def _add(self, values: tuple[Any, ...]) -> None:
-        stamp, cost, priced, estimated, inputs, outputs, provider = values[:7]
-        day = stamp.date()
-        entry = self.days.get(day)
-        if entry is None:
-            entry = self.days[day] = _Day()
+        # The hot path: one cell per (day, feature, model, project, provider, kind), one per
+        # user; the views are derived from the cells when the page is drawn (see _derive).
+        stamp, cost, priced, estimated, inputs, outputs, provider, feature, model, user, project = (
+            values
+        )
         self.records += 1
-        entry.requests += 1
-        entry.tokens += inputs + outputs
-        known = cost is not None and priced
-        model = values[8]
-        if not known:
-            entry.unpriced += 1
-            which = (model or "-", provider)
-            self.unpriced_models[which] = self.unpriced_models.get(which, 0) + 1
-        elif estimated:
-            entry.estimated = _EXACT.add(entry.estimated, cost)
-            guess = self.estimated_models.setdefault(model or "-", _Split())
-            guess.cost = _EXACT.add(guess.cost, cost)
-            guess.requests += 1
+        kind = _UNPRICED if cost is None or not priced else _ESTIMATED if estimated else _EXACT_KIND
+        key = (stamp.date(), feature, model, project, provider, kind)
+        cell = self._cells.get(key)
+        if cell is None:
+            cell = self._cells[key] = [0, 0, _ZERO]
+        cell[0] += 1
+        cell[1] += inputs + outputs
+        if kind != _UNPRICED:
+            cell[2] = _add_exact(cell[2], cost)
+        if self.since is not None and stamp < self.since:
+            return  # read for the movers only: users are shown for the period itself
+        person = self._user_cells.get(user)
+        if person is None:
+            person = self._user_cells[user] = [0, 0, _ZERO]
+        person[0] += 1
+        if kind == _UNPRICED:
+            person[1] += 1
         else:
-            entry.exact = _EXACT.add(entry.exact, cost)
-        for index, (name, _) in enumerate(DIMENSIONS):
-            value = values[7 + index]
-            table: dict[Any, _Split] = self.per_day if name in _PER_DAY else self.users
-            key = (name, day, value) if name in _PER_DAY else value
-            split = table.get(key)
-            if split is None:
-                split = table[key] = _Split()
-            split.requests += 1
-            if known:
-                split.cost = _EXACT.add(split.cost, cost)
+            person[2] = _add_exact(person[2], cost)
+
+    def _derive(self) -> None:
+        """Fill the views (days, per-day splits, users, unpriced and estimated models) from
+        the cells; done again only when records were added since."""
+        if self._derived_at == self.records:
+            return
+        self._derived_at = self.records
+        self.days, self.per_day, self.users = {}, {}, {}
+        self.unpriced_models, self.estimated_models = {}, {}
+        for (day, feature, model, project, provider, kind), cell in self._cells.items():
+            requests, tokens, cost = cell
+            entry = self.days.get(day)
+            if entry is None:
+                entry = self.days[day] = _Day()
+            entry.requests += requests
+            entry.tokens += tokens
+            if kind == _UNPRICED:
+                entry.unpriced += requests
+                which = (model or "-", provider)
+                self.unpriced_models[which] = self.unpriced_models.get(which, 0) + requests
+            elif kind == _ESTIMATED:
+                entry.estimated = _EXACT.add(entry.estimated, cost)
+                guess = self.estimated_models.setdefault(model or "-", _Split())
+                guess.cost = _EXACT.add(guess.cost, cost)
+                guess.requests += requests
             else:
-                split.unpriced += 1
+                entry.exact = _EXACT.add(entry.exact, cost)
+            for name, value in (("feature", feature), ("model", model), ("project", project)):
+                split = self.per_day.setdefault((name, day, value), _Split())
+                split.requests += requests
+                if kind == _UNPRICED:
+                    split.unpriced += requests
+                else:
+                    split.cost = _EXACT.add(split.cost, cost)
+        for user, (requests, unpriced, cost) in self._user_cells.items():
+            self.users[user] = _Split(cost, requests, unpriced)
 
     # --- what the page shows --------------------------------------------------------------
 
     def shown_days(self) -> list[date]:
         """Every day of the period, the days without calls included (as zero)."""
+        self._derive()
         if self.since is not None:
             first = self.since.date()
         elif self.days:
@@ -270,6 +304,7 @@ class ReportData:
 
     def split(self, name: str) -> list[tuple[str | None, _Split]]:
         """The shown period's spend per value of ``name``, costliest first."""
+        self._derive()
         if name not in _PER_DAY:
             totals = dict(self.users)
         else:
@@ -288,6 +323,7 @@ class ReportData:
 
     def movers(self, limit: int = 8) -> list[tuple[str, str | None, Decimal, Decimal]]:
         """(dimension title, value, previous spend, current spend), biggest change first."""
+        self._derive()
         previous, current = self.periods()
         before, now = set(previous), set(current)
         sums: dict[tuple[str, str | None], list[Decimal]] = {}
@@ -395,6 +431,7 @@ def render_html(data: ReportData, *, title: str = "LLM spend") -> str:
     """The page for ``data``: one self-contained HTML document (inline CSS and SVG only)."""
     from llmcost import __version__
 
+    data._derive()
     shown = data.shown_days()
     previous_days, current_days = data.periods()
     in_shown = set(shown)
