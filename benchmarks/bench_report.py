@@ -131,13 +131,19 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def measure_cli(directory: Path, expected: int) -> int:
-    """``llmcost report DIR --by feature,model --html OUT``, in this fresh process."""
+def measure_cli(directory: Path, expected: int, workers: int | None) -> int:
+    """``llmcost report DIR --by feature,model --html OUT``, in this fresh process; ``workers``
+    overrides the command's own choice of worker processes (for the comparison)."""
     import contextlib
     import io
     import json
 
+    from llmcost import report
     from llmcost.cli import main as cli
+
+    if workers is not None:
+        report.PARALLEL_MIN_BYTES = 0 if workers > 1 else 1 << 62
+        report._MAX_WORKERS = workers
 
     out = directory / "report.html"
     wall, cpu = time.perf_counter(), _cpu()
@@ -159,9 +165,11 @@ def measure_cli(directory: Path, expected: int) -> int:
     assert code == 0, code
     assert json.loads(printed.getvalue())["total"]["requests"] == expected, "each record once"
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(
-        f"llmcost report DIR --by feature,model --html (one process): {wall:.2f} s wall, "
-        f"{cpu:.2f} s CPU ({cpu / expected * 1e6:.2f} µs CPU/record); peak RSS {peak_mb:,.0f} MB; "
+        f"llmcost report DIR --by feature,model --html (workers: {workers or 'automatic'}): "
+        f"{wall:.2f} s wall, {cpu:.2f} s CPU in all processes ({cpu / expected * 1e6:.2f} µs "
+        f"CPU/record); peak RSS {peak_mb:,.0f} MB (main), {child_mb:,.0f} MB (largest worker); "
         f"HTML {out.stat().st_size / 1e3:,.0f} kB; load average {os.getloadavg()[0]:.1f}"
     )
     return 0 if wall <= 10 else 1
@@ -210,7 +218,7 @@ def main() -> int:
     if args.measure:
         return measure(args.measure, args.repeat, args.records, args.workers)
     if args.measure_cli:
-        return measure_cli(args.measure_cli, args.records)
+        return measure_cli(args.measure_cli, args.records, args.workers)
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         if args.single_file:
@@ -231,6 +239,8 @@ def main() -> int:
             + f") in {time.perf_counter() - started:.1f} s; python {sys.version.split()[0]}"
         )
         command += ["--records", str(args.records)]
+        if args.workers is not None and not args.single_file:
+            command += ["--workers", str(args.workers)]
         return subprocess.run(command, check=False).returncode
 
 

@@ -346,3 +346,20 @@ def test_the_page_renders_in_a_real_browser(page: Path, tmp_path: Path) -> None:
         target = DOCS / "images" / "report.png"
         target.parent.mkdir(exist_ok=True)
         shutil.copyfile(shot, target)
+
+
+def test_worker_processes_give_the_same_page_and_table(tmp_path: Path) -> None:
+    """Split between worker processes by record id, the table and the page are identical to a
+    single pass (sums are exact, every record is counted by exactly one worker)."""
+    from llmcost.reading import RecordReader
+    from llmcost.report import Summarizer, summarize_into
+
+    files = [str(path) for path in write_sample(tmp_path)]
+    results = []
+    for workers in (1, 2):
+        summarizer = Summarizer(("feature", "model"), where=["project=checkout"])
+        page = ReportData.start(where=["project=checkout"], layout=summarizer.fields)
+        summarize_into(RecordReader(files), summarizer, page, workers=workers)
+        results.append((summarizer.rows(), render_html(page), summarizer.filtered_out))
+    assert results[0] == results[1]
+    assert sum(row.requests for row in results[0][0]) == 1828

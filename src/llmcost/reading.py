@@ -574,9 +574,7 @@ class _FastLayout:
         ts_group = groups["timestamp"]
         indexes = tuple(groups[name] for name in names)
         # The timestamp is parsed once, below, for every line (it validates the date too).
-        converters = tuple(
-            str if name == "timestamp" else self.patterns[name][1] for name in names
-        )
+        converters = tuple(str if name == "timestamp" else self.patterns[name][1] for name in names)
         ts_position = names.index("timestamp") if "timestamp" in names else -1
         utc = timezone.utc
         whitespace = _JSON_WHITESPACE

@@ -39,6 +39,9 @@ from llmcost.errors import CorruptRecordError
 from llmcost.reading import RecordIdSet, RecordReader
 from llmcost.types import CostRecord
 
+if typing.TYPE_CHECKING:
+    from llmcost.report_html import ReportData
+
 __all__ = [
     "Condition",
     "Movement",
@@ -568,6 +571,33 @@ def summarize(
     return summarizer.rows(sort=sort)
 
 
+def summarize_into(
+    reader: RecordReader,
+    summarizer: Summarizer,
+    page: ReportData | None = None,
+    *,
+    workers: int | None = None,
+) -> None:
+    """Feed ``reader``'s records to ``summarizer`` (and to the HTML report's ``page``) in one
+    pass, split between worker processes as :func:`summarize` does for large inputs."""
+    count = _worker_count(reader) if workers is None else workers
+    if count > 1 and reader.partition == (0, 1):
+        _summarize_in_processes(reader, summarizer, count, page)
+    elif page is None:
+        add_values = summarizer.add_values
+        for values in reader.iter_fields(summarizer.fields):
+            add_values(values)
+    else:
+        add_values, add_page = summarizer.add_values, page.add_values
+        for values in reader.iter_fields(page.fields):
+            add_values(values)
+            add_page(values)
+    summarizer.duplicates = reader.duplicates
+    if page is not None:
+        page.sources = reader.paths
+        page.duplicates = reader.duplicates
+
+
 # --- several processes for large files ------------------------------------------------------
 
 #: Uncompressed input at least this large is summarized by several processes when the
@@ -583,15 +613,17 @@ def _worker_count(reader: RecordReader) -> int:
         cores = os.cpu_count() or 1
     if cores < 2:
         return 1
-    size = 0
+    size = plain = 0
     for path in reader.paths:
         try:
             with open(path, "rb") as stream:
-                if stream.read(2) == b"\x1f\x8b":
-                    return 1  # every worker would decompress the whole file: no gain
+                compressed = stream.read(2) == b"\x1f\x8b"
             size += os.path.getsize(path)
+            plain += 0 if compressed else os.path.getsize(path)
         except OSError:
             return 1  # let the sequential path raise the error with its usual message
+    if not plain:
+        return 1  # every worker would decompress every file: no gain
     return min(cores, _MAX_WORKERS) if size >= PARALLEL_MIN_BYTES else 1
 
 
@@ -608,6 +640,8 @@ class _ShareResult:
     truncated: list[tuple[str, int, str]]
     filtered_out: int
     error: tuple[str, int, str] | None
+    #: The HTML report's accumulation of this share (see :mod:`llmcost.report_html`).
+    page: dict[str, Any] | None = None
 
 
 # A worker is a plain ``python -c`` process, not multiprocessing: multiprocessing's "spawn"
@@ -649,11 +683,22 @@ def _summarize_share(
     summarizer = Summarizer(
         job["by"], since=job["since"], until=job["until"], dedupe=False, where=job["where"]
     )
+    page = None
+    if job.get("page") is not None:
+        from llmcost.report_html import ReportData
+
+        page = ReportData.start(**job["page"], layout=summarizer.fields)
     error = None
     try:
         add_values = summarizer.add_values
-        for values in reader.iter_fields(summarizer.fields):
-            add_values(values)
+        if page is None:
+            for values in reader.iter_fields(summarizer.fields):
+                add_values(values)
+        else:
+            add_page = page.add_values
+            for values in reader.iter_fields(page.fields):
+                add_values(values)
+                add_page(values)
     except CorruptRecordError as exc:
         error = (exc.path, exc.line, exc.reason)
     return _ShareResult(
@@ -668,6 +713,7 @@ def _summarize_share(
         truncated=[(e.path, e.line, e.reason) for e in reader.truncated],
         filtered_out=summarizer.filtered_out,
         error=error,
+        page=None if page is None else page.share(),
     )
 
 
@@ -699,8 +745,11 @@ def _stop_all(workers: list[subprocess.Popen[bytes]]) -> None:
             process.wait()
 
 
-def _summarize_in_processes(reader: RecordReader, summarizer: Summarizer, count: int) -> None:
-    """Split ``reader``'s records by record_id between ``count`` processes; merge exactly."""
+def _summarize_in_processes(
+    reader: RecordReader, summarizer: Summarizer, count: int, page: ReportData | None = None
+) -> None:
+    """Split ``reader``'s records by record_id between ``count`` processes; merge exactly.
+    With ``page``, each worker also fills the HTML report's data, merged into ``page``."""
     reader._start()  # the reader is used up, as after a sequential run
     with contextlib.ExitStack() as stack:
         jobs = [
@@ -713,6 +762,9 @@ def _summarize_in_processes(reader: RecordReader, summarizer: Summarizer, count:
                 "since": summarizer.since,
                 "until": summarizer.until,
                 "where": summarizer.where,
+                "page": None
+                if page is None
+                else {"since": page.since, "until": page.until, "where": page.where},
             }
             for part in range(count)
         ]
@@ -770,6 +822,8 @@ def _summarize_in_processes(reader: RecordReader, summarizer: Summarizer, count:
             ours[_COST] = _exact_add(ours[_COST], theirs[_COST])
         summarizer.outside_window += result.outside_window
         summarizer.filtered_out += result.filtered_out
+        if page is not None and result.page is not None:
+            page.merge(result.page)
         if summarizer.filter is not None:
             summarizer.filter.matched += result.records - result.outside_window
             summarizer.filter.matched -= result.filtered_out

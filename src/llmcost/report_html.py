@@ -202,6 +202,29 @@ class ReportData:
             return
         self._add(mine)
 
+    def share(self) -> dict[str, Any]:
+        """This accumulation as plain data, for a worker process to hand to :meth:`merge`."""
+        return {
+            "cells": self._cells,
+            "users": self._user_cells,
+            "records": self.records,
+            "filtered_out": self.filtered_out,
+        }
+
+    def merge(self, share: dict[str, Any]) -> None:
+        """Add another process's :meth:`share` of the same files (disjoint records)."""
+        for mine, theirs in ((self._cells, share["cells"]), (self._user_cells, share["users"])):
+            for key, cell in theirs.items():
+                ours = mine.get(key)
+                if ours is None:
+                    mine[key] = list(cell)
+                else:
+                    ours[0] += cell[0]
+                    ours[1] += cell[1]
+                    ours[2] = _add_exact(ours[2], cell[2])
+        self.records += share["records"]
+        self.filtered_out += share["filtered_out"]
+
     def _duplicate(self) -> bool:
         self.duplicates += 1
         return False

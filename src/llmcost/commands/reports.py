@@ -291,6 +291,7 @@ def _run_report(args: argparse.Namespace) -> int:
         format_json,
         format_table,
         parse_where,
+        summarize_into,
     )
 
     try:
@@ -319,16 +320,11 @@ def _run_report(args: argparse.Namespace) -> int:
             data = ReportData.start(
                 since=args.since, until=args.until, where=where, layout=summarizer.fields
             )
-            data.sources = reader.paths
-            for values in reader.iter_fields(data.fields):
-                summarizer.add_values(values)
-                data.add_values(values)
-            data.duplicates = reader.duplicates
+            summarize_into(reader, summarizer, data)
             rows = summarizer.rows(sort=args.sort)
             matched = bool(rows) or bool(data.records)
         else:
-            for values in reader.iter_fields(summarizer.fields):
-                summarizer.add_values(values)
+            summarize_into(reader, summarizer)
             rows = summarizer.rows(sort=args.sort)
             matched = bool(rows)
     except CorruptRecordError as exc:
