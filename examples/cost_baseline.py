@@ -24,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-APP = '''
+APP = """
 import os
 
 import llmcost
@@ -53,7 +53,7 @@ def classify(client, ticket):
         max_completion_tokens=5,
     )
     return reply.choices[0].message.content
-'''
+"""
 
 CONFTEST = '''
 import json
@@ -79,7 +79,7 @@ def client():
     return fake_openai_client(CountingTransport(text="- a\\n- b\\n- c"))
 '''
 
-TESTS = '''
+TESTS = """
 from app import classify, summarize
 
 TICKET = "The invoice for November was charged twice; please refund one of the payments."
@@ -91,7 +91,7 @@ def test_summarize(client):
 
 def test_classify(client):
     assert classify(client, TICKET)
-'''
+"""
 
 
 def pytest_run(project: Path, *args: str, prompt: str) -> subprocess.CompletedProcess[str]:
