@@ -20,6 +20,7 @@ import csv
 import io
 import json
 import logging
+import math
 import operator
 import os
 import pickle
@@ -29,8 +30,8 @@ import tempfile
 import threading
 import typing
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_DOWN, Context, Decimal
 from typing import Any
 
@@ -39,12 +40,12 @@ from llmcost.errors import CorruptRecordError
 from llmcost.reading import RecordIdSet, RecordReader
 from llmcost.types import CostRecord
 
-if typing.TYPE_CHECKING:
-    from llmcost.report_html import ReportData
-
 __all__ = [
+    "DIMENSIONS",
     "Condition",
+    "DayAnomaly",
     "Movement",
+    "ReportData",
     "Summarizer",
     "SummaryRow",
     "compare_periods",
@@ -82,10 +83,10 @@ _TAG_PREFIX = "tag:"
 
 def _key_fields() -> tuple[str, ...]:
     names = []
-    for name, field in CostRecord.model_fields.items():
-        args = set(typing.get_args(field.annotation))
-        literal = typing.get_origin(field.annotation) is typing.Literal
-        if field.annotation in (str, bool) or args == {str, type(None)} or literal:
+    for name, info in CostRecord.model_fields.items():
+        args = set(typing.get_args(info.annotation))
+        literal = typing.get_origin(info.annotation) is typing.Literal
+        if info.annotation in (str, bool) or args == {str, type(None)} or literal:
             names.append(name)
     return tuple(names)
 
@@ -685,8 +686,6 @@ def _summarize_share(
     )
     page = None
     if job.get("page") is not None:
-        from llmcost.report_html import ReportData
-
         page = ReportData.start(**job["page"], layout=summarizer.fields)
     error = None
     try:
@@ -1319,3 +1318,366 @@ def format_comparison(moves: Sequence[Movement], *, form: str = "table") -> str:
     for row in rows:
         writer.writerow([_csv_cell(value) for value in row.values()])
     return buffer.getvalue()
+
+
+# --- the HTML report's data (drawn by llmcost.report_html) -----------------------------------
+#
+# Kept here, next to the summary, because both are filled in the same pass and by the same
+# worker processes.
+
+#: The splits shown on the page, in order: (record field, title).
+DIMENSIONS = (
+    ("feature", "Feature"),
+    ("model", "Model"),
+    ("user_id", "User"),
+    ("project", "Project"),
+)
+_FIELDS = (
+    "timestamp",
+    "total_cost_usd",
+    "priced",
+    "estimated",
+    "input_tokens",
+    "output_tokens",
+    "provider",
+    *(name for name, _ in DIMENSIONS),
+)
+# Splits kept per day (for the movers); the user split is kept as totals only: users can be
+# many, days times users would not stay small.
+_PER_DAY = ("feature", "model", "project")
+_MOVER_DAYS = 7
+_ZERO = Decimal(0)
+_PRICED_KIND, _ESTIMATED_KIND, _UNPRICED_KIND = range(3)  # how a call was priced
+_add_exact = _EXACT.add
+
+# Day anomalies: a day's spend against the days before it (up to 14, at least 5 of them).
+_BASELINE_DAYS = 14
+_MIN_BASELINE = 5
+_Z_THRESHOLD = 3.0
+
+
+@dataclass
+class _Day:
+    exact: Decimal = _ZERO  # priced from the provider's usage
+    estimated: Decimal = _ZERO  # priced from tokens counted locally
+    requests: int = 0
+    unpriced: int = 0
+    tokens: int = 0
+
+
+@dataclass
+class _Split:
+    cost: Decimal = _ZERO
+    requests: int = 0
+    unpriced: int = 0
+
+
+@dataclass(frozen=True)
+class DayAnomaly:
+    """A day whose spend stands out from the days before it."""
+
+    day: date
+    spend: Decimal
+    mean: float
+    z_score: float
+
+
+@dataclass
+class ReportData:
+    """Everything the page shows, accumulated in one pass (see :meth:`read`).
+
+    ``since``/``until`` bound the days shown; records of the window just before ``since``
+    are read too, for the movers. ``where`` filters records as ``llmcost report --where``.
+    """
+
+    since: datetime | None = None
+    until: datetime | None = None
+    where: tuple[Condition, ...] = ()
+    sources: tuple[str, ...] = ()
+    days: dict[date, _Day] = field(default_factory=dict)
+    per_day: dict[tuple[str, date, str | None], _Split] = field(default_factory=dict)
+    users: dict[str | None, _Split] = field(default_factory=dict)
+    unpriced_models: dict[tuple[str, str], int] = field(default_factory=dict)
+    estimated_models: dict[str, _Split] = field(default_factory=dict)
+    records: int = 0
+    duplicates: int = 0
+    filtered_out: int = 0
+    #: The ``where`` filter after the pass (None without conditions): what it matched, and
+    #: the values it saw, for a "did you mean" when it matched nothing.
+    matcher: _Filter | None = None
+    #: The fields of the tuples :meth:`add_values` takes.
+    fields: tuple[str, ...] = ()
+    _pick: Callable[[tuple[Any, ...]], tuple[Any, ...]] = field(default=tuple, repr=False)
+    _earliest: datetime | None = field(default=None, repr=False)
+    _cells: dict[tuple[Any, ...], list[Any]] = field(default_factory=dict, repr=False)
+    _user_cells: dict[str | None, list[Any]] = field(default_factory=dict, repr=False)
+    _derived_at: int = field(default=-1, repr=False)
+
+    @classmethod
+    def read(
+        cls,
+        records: Iterable[CostRecord],
+        *,
+        since: datetime | date | None = None,
+        until: datetime | date | None = None,
+        where: str | Sequence[str] | Sequence[Condition] = (),
+    ) -> ReportData:
+        """Accumulate ``records`` (a :class:`~llmcost.reading.RecordReader` is read through
+        its fast path); each record_id counts once."""
+        data = cls.start(since=since, until=until, where=where)
+        if isinstance(records, RecordReader):
+            data.sources = records.paths
+            rows: Iterable[tuple[Any, ...]] = records.iter_fields(data.fields)
+        else:
+            ids = RecordIdSet()
+            rows = (
+                tuple(record.__dict__[name] for name in data.fields)
+                for record in records
+                if ids.add(record.record_id) or data._duplicate()
+            )
+        add = data.add_values
+        for values in rows:
+            add(values)
+        if isinstance(records, RecordReader):
+            data.duplicates = records.duplicates
+        return data
+
+    @classmethod
+    def start(
+        cls,
+        *,
+        since: datetime | date | None = None,
+        until: datetime | date | None = None,
+        where: str | Sequence[str] | Sequence[Condition] = (),
+        layout: Sequence[str] = (),
+    ) -> ReportData:
+        """An empty accumulator fed with :meth:`add_values`, one tuple per record over
+        ``fields``: ``layout`` (a :class:`~llmcost.report.Summarizer`'s fields, to share one
+        pass with it) followed by whatever else this needs."""
+        data = cls(since=_utc(since, "since"), until=_utc(until, "until"))
+        data.where = _conditions(where)
+        if data.since is not None and data.until is not None and data.since >= data.until:
+            raise ValueError(f"since ({data.since}) must be before until ({data.until})")
+        needed = [*_FIELDS, *(name for c in data.where for name in _sources_of(c.name))]
+        data.fields = tuple(dict.fromkeys([*layout, *needed]))
+        positions = [data.fields.index(name) for name in _FIELDS]
+        data._pick = operator.itemgetter(*positions)
+        data.matcher = _Filter(data.where, data.fields) if data.where else None
+        # The earliest instant read: the window before ``since``, for the movers.
+        if data.since is not None and data.until is not None:
+            data._earliest = data.since - (data.until - data.since)
+        elif data.since is not None:
+            data._earliest = data.since - timedelta(days=_MOVER_DAYS)
+        return data
+
+    def add_values(self, values: tuple[Any, ...]) -> None:
+        """Count one record, given as its values of :attr:`fields`."""
+        mine = self._pick(values)
+        stamp = mine[0]
+        if (self._earliest is not None and stamp < self._earliest) or (
+            self.until is not None and stamp >= self.until
+        ):
+            return
+        if self.matcher is not None and not self.matcher(values):
+            self.filtered_out += 1
+            return
+        self._add(mine)
+
+    def share(self) -> dict[str, Any]:
+        """This accumulation as plain data, for a worker process to hand to :meth:`merge`."""
+        return {
+            "cells": self._cells,
+            "users": self._user_cells,
+            "records": self.records,
+            "filtered_out": self.filtered_out,
+        }
+
+    def merge(self, share: dict[str, Any]) -> None:
+        """Add another process's :meth:`share` of the same files (disjoint records)."""
+        for mine, theirs in ((self._cells, share["cells"]), (self._user_cells, share["users"])):
+            for key, cell in theirs.items():
+                ours = mine.get(key)
+                if ours is None:
+                    mine[key] = list(cell)
+                else:
+                    ours[0] += cell[0]
+                    ours[1] += cell[1]
+                    ours[2] = _add_exact(ours[2], cell[2])
+        self.records += share["records"]
+        self.filtered_out += share["filtered_out"]
+
+    def _duplicate(self) -> bool:
+        self.duplicates += 1
+        return False
+
+    def _add(self, values: tuple[Any, ...]) -> None:
+        # The hot path: one cell per (day, feature, model, project, provider, kind), one per
+        # user; the views are derived from the cells when the page is drawn (see _derive).
+        stamp, cost, priced, estimated, inputs, outputs, provider, feature, model, user, project = (
+            values
+        )
+        self.records += 1
+        kind = (
+            _UNPRICED_KIND
+            if cost is None or not priced
+            else _ESTIMATED_KIND
+            if estimated
+            else _PRICED_KIND
+        )
+        key = (stamp.date(), feature, model, project, provider, kind)
+        cell = self._cells.get(key)
+        if cell is None:
+            cell = self._cells[key] = [0, 0, _ZERO]
+        cell[0] += 1
+        cell[1] += inputs + outputs
+        if kind != _UNPRICED_KIND:
+            cell[2] = _add_exact(cell[2], cost)
+        if self.since is not None and stamp < self.since:
+            return  # read for the movers only: users are shown for the period itself
+        person = self._user_cells.get(user)
+        if person is None:
+            person = self._user_cells[user] = [0, 0, _ZERO]
+        person[0] += 1
+        if kind == _UNPRICED_KIND:
+            person[1] += 1
+        else:
+            person[2] = _add_exact(person[2], cost)
+
+    def _derive(self) -> None:
+        """Fill the views (days, per-day splits, users, unpriced and estimated models) from
+        the cells; done again only when records were added since."""
+        if self._derived_at == self.records:
+            return
+        self._derived_at = self.records
+        self.days, self.per_day, self.users = {}, {}, {}
+        self.unpriced_models, self.estimated_models = {}, {}
+        for (day, feature, model, project, provider, kind), cell in self._cells.items():
+            requests, tokens, cost = cell
+            entry = self.days.get(day)
+            if entry is None:
+                entry = self.days[day] = _Day()
+            entry.requests += requests
+            entry.tokens += tokens
+            if kind == _UNPRICED_KIND:
+                entry.unpriced += requests
+                which = (model or "-", provider)
+                self.unpriced_models[which] = self.unpriced_models.get(which, 0) + requests
+            elif kind == _ESTIMATED_KIND:
+                entry.estimated = _EXACT.add(entry.estimated, cost)
+                guess = self.estimated_models.setdefault(model or "-", _Split())
+                guess.cost = _EXACT.add(guess.cost, cost)
+                guess.requests += requests
+            else:
+                entry.exact = _EXACT.add(entry.exact, cost)
+            for name, value in (("feature", feature), ("model", model), ("project", project)):
+                split = self.per_day.setdefault((name, day, value), _Split())
+                split.requests += requests
+                if kind == _UNPRICED_KIND:
+                    split.unpriced += requests
+                else:
+                    split.cost = _EXACT.add(split.cost, cost)
+        for user, (requests, unpriced, cost) in self._user_cells.items():
+            self.users[user] = _Split(cost, requests, unpriced)
+
+    # --- what the page shows --------------------------------------------------------------
+
+    def shown_days(self) -> list[date]:
+        """Every day of the period, the days without calls included (as zero)."""
+        self._derive()
+        if self.since is not None:
+            first = self.since.date()
+        elif self.days:
+            first = min(self.days)
+        else:
+            return []
+        if self.until is not None:
+            last = (self.until - timedelta(microseconds=1)).date()
+        elif self.days:
+            last = max(self.days)
+        else:
+            last = first
+        last = max(last, first)
+        return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+    def periods(self) -> tuple[list[date], list[date]]:
+        """(previous, current) days for the movers: the period given by since/until against
+        the one before it; else the last 7 days shown against the 7 before (halves when
+        fewer than 14 days are shown)."""
+        shown = self.shown_days()
+        if self.since is not None and self.until is not None:
+            length = len(shown)
+            return [shown[0] - timedelta(days=length - n) for n in range(length)], shown
+        size = _MOVER_DAYS if len(shown) >= 2 * _MOVER_DAYS else len(shown) // 2
+        if size == 0:
+            return [], shown
+        return shown[-2 * size : -size], shown[-size:]
+
+    def split(self, name: str) -> list[tuple[str | None, _Split]]:
+        """The shown period's spend per value of ``name``, costliest first."""
+        self._derive()
+        if name not in _PER_DAY:
+            totals = dict(self.users)
+        else:
+            days = set(self.shown_days())
+            totals = {}
+            for (dimension, day, value), split in self.per_day.items():
+                if dimension != name or day not in days:
+                    continue
+                total = totals.setdefault(value, _Split())
+                total.cost = _EXACT.add(total.cost, split.cost)
+                total.requests += split.requests
+                total.unpriced += split.unpriced
+        return sorted(
+            totals.items(), key=lambda item: (-item[1].cost, -item[1].requests, str(item[0]))
+        )
+
+    def movers(self, limit: int = 8) -> list[tuple[str, str | None, Decimal, Decimal]]:
+        """(dimension title, value, previous spend, current spend), biggest change first."""
+        self._derive()
+        previous, current = self.periods()
+        before, now = set(previous), set(current)
+        sums: dict[tuple[str, str | None], list[Decimal]] = {}
+        for (dimension, day, value), split in self.per_day.items():
+            if dimension == "project" or (day not in before and day not in now):
+                continue
+            pair = sums.setdefault((dimension, value), [_ZERO, _ZERO])
+            slot = 1 if day in now else 0
+            pair[slot] = _EXACT.add(pair[slot], split.cost)
+        titles = dict(DIMENSIONS)
+        moves = [
+            (titles[dimension], value, pair[0], pair[1])
+            for (dimension, value), pair in sums.items()
+            if pair[0] != pair[1]
+        ]
+        moves.sort(key=lambda m: (-abs(m[3] - m[2]), m[0], str(m[1])))
+        return moves[:limit]
+
+    def anomalies(self) -> list[DayAnomaly]:
+        """Days whose spend is far above the days before them (z-score of at least 3)."""
+        found = []
+        history: list[float] = []
+        for day in self.shown_days():
+            entry = self.days.get(day)
+            spend = entry.exact + entry.estimated if entry is not None else _ZERO
+            value = _float(spend)
+            baseline = history[-_BASELINE_DAYS:]
+            if len(baseline) >= _MIN_BASELINE and value > 0:
+                mean = sum(baseline) / len(baseline)
+                spread = math.sqrt(sum((x - mean) ** 2 for x in baseline) / len(baseline))
+                # A floor on the spread: a perfectly flat history must not make a cent an alarm.
+                floor = max(spread, 0.1 * mean, 1e-9)
+                z_score = (value - mean) / floor
+                if z_score >= _Z_THRESHOLD and value > 1.5 * mean:
+                    found.append(DayAnomaly(day, spend, mean, z_score))
+            history.append(value)
+        return found
+
+
+def _sources_of(name: str) -> tuple[str, ...]:
+    return _source_fields((name,))
+
+
+def _float(value: Decimal) -> float:
+    """For drawing only: an amount beyond float's range is drawn as the largest float."""
+    number = float(value)  # beyond float's range this is inf, never an error
+    return max(-1e300, min(number, 1e300))
