@@ -339,7 +339,8 @@ def run_demo(jsonl_path: str | Path | None = None, *, out: TextIO | None = None)
                 f"call could cost up to {_usd(Decimal(exc.estimate or 0))}"
             )
     finally:
-        llmcost.shutdown()  # flush and close the sinks
+        llmcost.flush()  # every record reaches the file, however busy the machine
+        llmcost.shutdown()  # then close the sinks
         llmcost.uninstrument()
 
     # 5. The JSONL file is the durable record: read it back and summarise it by feature. (The
