@@ -3,8 +3,9 @@
 Run: python examples/quickstart.py [costs.jsonl]      (or: llmcost demo)
 
 Real ``openai`` and ``anthropic`` SDK clients talk to the fake providers of
-``llmcost.testing``. Three features are tagged with ``@llmcost.track_cost``, a budget refuses
-one call before it is sent, every record goes to a JSONL file, and the file is read back and
+``llmcost.testing``. Four features are tagged with ``@llmcost.track_cost``, one streamed call
+per provider shows the usage its stream reported next to what llmcost recorded, a budget
+refuses one call before it is sent, every record goes to a JSONL file, and the file is read back and
 summarised per feature. The code it runs is ``src/llmcost/demo.py``, written to be read;
 docs/quickstart.md walks through it.
 """
@@ -23,8 +24,13 @@ def main() -> int:
         "support_chat",
         "summarize",
         "search",
+        "live_chat",
     }
-    return 0 if ok else 1
+    exact_streams = len(result.streams) == 2 and all(
+        (reply.input_tokens, reply.output_tokens) == (record.input_tokens, record.output_tokens)
+        for reply, record in result.streams
+    )
+    return 0 if ok and exact_streams else 1
 
 
 if __name__ == "__main__":

@@ -24,12 +24,18 @@ TIMEOUT = 120  # seconds: generous, CI machines are slow and each run imports th
 
 #: What a script must print beyond an amount of money (every example prints at least one).
 EXPECTED_OUTPUT = {
+    "cost_baseline.py": [
+        "LLM cost regression: cost and tokens grew more than 10%",
+        "summaries: cost $",
+        "pytest exit code: 1 (the build fails)",
+    ],
     "quickstart.py": [
         "refused before sending: llmcost.BudgetExceeded",
         "Cost by feature",
         "support_chat",
         "summarize",
         "search",
+        "llmcost recorded 900 in / 120 out (exact)",
         "no money was spent",
         "records appended to",
     ],

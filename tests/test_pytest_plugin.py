@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 
 import llmcost
 from llmcost import pytest_plugin
+from llmcost.pytest_plugin._limits import _usd
+from llmcost.pytest_plugin._tally import _Tally
 from llmcost.types import CostRecord
 
 pytest_plugins = ["pytester"]
@@ -579,7 +581,7 @@ def test_xdist_controller_aggregates_the_workers_and_enforces_the_session_budget
     assert document["over_budget"] is True
     assert document["total_usd"] == finished * ONE_CALL
     assert sum(row["calls"] for row in document["by_feature"]) == finished
-    result.stdout.fnmatch_lines([f"*session total {pytest_plugin._usd(finished * ONE_CALL)} *"])
+    result.stdout.fnmatch_lines([f"*session total {_usd(finished * ONE_CALL)} *"])
 
 
 # --- internals: money stays exact across the trip from the workers ----------------------------
@@ -606,10 +608,10 @@ def test_tallies_merged_from_payloads_equal_the_tally_of_all_records(
     first: list[CostRecord], second: list[CostRecord]
 ) -> None:
     """Splitting records across tests (and workers) never changes a total by a fraction."""
-    merged = pytest_plugin._Tally.of(first)
-    merged_payload = pytest_plugin._Tally.from_payload(pytest_plugin._Tally.of(second).to_payload())
+    merged = _Tally.of(first)
+    merged_payload = _Tally.from_payload(_Tally.of(second).to_payload())
     merged.merge(merged_payload)
-    whole = pytest_plugin._Tally.of(first + second)
+    whole = _Tally.of(first + second)
     assert merged.to_json() == whole.to_json()
     priced = [r.total_cost_usd for r in first + second if r.total_cost_usd is not None]
     assert whole.total_usd == sum(priced, Decimal(0))
@@ -629,7 +631,7 @@ def test_tallies_merged_from_payloads_equal_the_tally_of_all_records(
 )
 def test_usd_formatting(amount: Decimal, text: str) -> None:
     """Amounts print exactly, never with fewer than two decimals."""
-    assert pytest_plugin._usd(amount) == text
+    assert _usd(amount) == text
 
 
 def test_importing_the_plugin_is_cheap() -> None:

@@ -16,7 +16,7 @@ from llmcost.demo import run_demo
 
 
 def test_demo_records_three_features_and_one_refusal(tmp_path: Path) -> None:
-    """Five calls are made and priced exactly; the sixth is refused before it is sent."""
+    """Seven calls are made and priced exactly; the eighth is refused before it is sent."""
     path = tmp_path / "costs.jsonl"
     out = io.StringIO()
     result = run_demo(path, out=out)
@@ -26,18 +26,22 @@ def test_demo_records_three_features_and_one_refusal(tmp_path: Path) -> None:
         "support_chat",
         "summarize",
         "search",
+        "live_chat",
+        "live_chat",
         "summarize",
     ]
     assert {r.provider for r in result.records} == {"openai", "anthropic"}
     assert all(r.replayed and r.priced and r.project == "helpdesk" for r in result.records)
     # gpt-4o-mini 1,200 in / 300 out; claude-sonnet-4-6 3,000 in (2,000 cache reads) / 250 out;
-    # text-embedding-3-small 64 in.
+    # text-embedding-3-small 64 in; streamed: gpt-4o-mini 900 / 120, claude-haiku-4-5 1,800 / 90.
     costs = [r.total_cost_usd for r in result.records]
     assert costs == [
         Decimal("0.00036"),
         Decimal("0.00036"),
         Decimal("0.00735"),
         Decimal("0.00000128"),
+        Decimal("0.000207"),
+        Decimal("0.00225"),
         Decimal("0.00735"),
     ]
     assert result.total_usd == sum(costs, Decimal(0))
@@ -61,11 +65,12 @@ def test_demo_writes_jsonl_and_summarises_it_per_feature(tmp_path: Path) -> None
         "summarize": 2,
         "support_chat": 2,
         "search": 1,
+        "live_chat": 2,
     }
     assert sum(row.total_cost_usd for row in result.by_feature) == result.total_usd
     text = out.getvalue()
     assert "refused before sending: llmcost.BudgetExceeded" in text
-    assert f"5 records appended to {path}" in text
+    assert f"7 records appended to {path}" in text
     assert "TOTAL" in text
     assert "Every call was answered by a fake transport (replayed=True)" in text
 
@@ -75,8 +80,8 @@ def test_demo_appends_and_summarises_only_its_own_records(tmp_path: Path) -> Non
     path = tmp_path / "costs.jsonl"
     run_demo(path, out=io.StringIO())
     result = run_demo(path, out=io.StringIO())
-    assert len(list(llmcost.read_records(path))) == 10
-    assert sum(row.requests for row in result.by_feature) == len(result.records) == 5
+    assert len(list(llmcost.read_records(path))) == 14
+    assert sum(row.requests for row in result.by_feature) == len(result.records) == 7
 
 
 def test_demo_leaves_llmcost_switched_off(tmp_path: Path) -> None:
@@ -98,7 +103,7 @@ def test_llmcost_demo_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     printed = capsys.readouterr().out
     assert "llmcost demo" in printed
     assert "Cost by feature" in printed
-    assert len(list(llmcost.read_records(path))) == 5
+    assert len(list(llmcost.read_records(path))) == 7
 
 
 def test_demo_without_a_path_uses_a_temporary_directory(
@@ -114,3 +119,30 @@ def test_demo_without_a_path_uses_a_temporary_directory(
     assert result.jsonl_path.parent.parent == tmp_path
     assert result.jsonl_path.parent.name.startswith("llmcost-demo-")
     assert result.jsonl_path.is_file()
+
+
+def test_demo_shows_one_stream_per_provider_with_its_exact_usage(tmp_path: Path) -> None:
+    """Each provider's streamed call is recorded once, as a stream, with the very token counts
+    its stream reported to the application (not an estimate), and the demo prints both."""
+    out = io.StringIO()
+    result = run_demo(tmp_path / "costs.jsonl", out=out)
+    assert [(reply.provider, record.provider) for reply, record in result.streams] == [
+        ("openai", "openai"),
+        ("anthropic", "anthropic"),
+    ]
+    for reply, record in result.streams:
+        assert record.stream
+        assert not record.estimated
+        assert reply.chunks > 1
+        assert reply.text
+        assert (record.input_tokens, record.output_tokens) == (
+            reply.input_tokens,
+            reply.output_tokens,
+        )
+    assert [(r.input_tokens, r.output_tokens) for _, r in result.streams] == [
+        (900, 120),
+        (1800, 90),
+    ]
+    text = out.getvalue()
+    assert "the stream said 900 in / 120 out; llmcost recorded 900 in / 120 out (exact)" in text
+    assert "the stream said 1,800 in / 90 out; llmcost recorded 1,800 in / 90 out (exact)" in text

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
+from decimal import ROUND_DOWN, Context, Decimal
 from pathlib import Path
 
 import pytest
@@ -21,10 +21,13 @@ from llmcost.report import (
     format_csv,
     format_json,
     format_table,
+    format_usd,
     key_function,
     parse_by,
+    printable,
     summarize,
     total_row,
+    usd_column,
 )
 from llmcost.types import CostRecord
 
@@ -271,20 +274,23 @@ def test_table_csv_and_json_formats() -> None:
     lines = table.splitlines()
     assert lines[0].split()[:3] == ["feature", "requests", "unpriced"]
     assert lines[2].startswith("f3 ")
-    assert "$0.0400" in lines[2]
+    assert "$0.04 " in lines[2]
     assert "40.0%" in lines[2]
     assert lines[4].startswith("(2 more)")
-    assert "$0.0300" in lines[4]
+    assert "$0.03 " in lines[4]
     assert "30.0%" in lines[4]
     assert lines[-1].startswith("TOTAL")
-    assert "$0.1000" in lines[-1]
+    assert "$0.10 " in lines[-1]
     assert "10,000" in lines[-1]
 
     parsed = list(csv.DictReader(io.StringIO(format_csv(rows))))
-    assert [row["feature"] for row in parsed] == ["f3", "f2", "f1", "f0"]
+    assert [row["feature"] for row in parsed] == ["f3", "f2", "f1", "f0", "TOTAL"]
+    assert Decimal(parsed[-1]["total_cost_usd"]) == Decimal("0.10")
     assert Decimal(parsed[0]["total_cost_usd"]) == Decimal("0.04")
     assert Decimal(parsed[0]["share"]) == Decimal("0.4")
-    assert len(list(csv.DictReader(io.StringIO(format_csv(rows, top=1))))) == 1
+    top_one = list(csv.DictReader(io.StringIO(format_csv(rows, top=1))))
+    assert [row["feature"] for row in top_one] == ["f3", "TOTAL"]
+    assert top_one[-1]["requests"] == "4"  # the total is over every row, shown or not
 
     document = json.loads(format_json(rows, top=3), parse_float=Decimal)
     assert document["by"] == ["feature"]
@@ -323,13 +329,63 @@ def test_a_row_with_no_priced_call_never_shows_zero_dollars() -> None:
     assert by_feature["priced"]["total_cost_usd"] == Decimal("0.01")
 
 
-def test_tiny_costs_keep_two_significant_digits_in_the_table() -> None:
-    """$0.00000128 is not shown as a free $0.0000."""
+def test_tiny_costs_keep_their_significant_digits_in_the_table() -> None:
+    """$0.00000128 is not shown as a free $0.0000, nor rounded up to $0.0000013."""
     table = format_table(summarize([_record("search", "0.00000128")]))
-    assert "$0.0000013" in table
+    assert "$0.00000128" in table
 
 
 def test_json_total_is_null_when_nothing_was_priced() -> None:
     """The JSON total of unpriced calls is unknown, never 0."""
     parsed = json.loads(format_json(summarize([_record("mystery", None)])), parse_float=Decimal)
     assert parsed["total"]["total_cost_usd"] is None
+
+
+# --- one money format (issue 19) -----------------------------------------------------------------
+
+_AMOUNTS = st.decimals(
+    min_value=Decimal("-1e18"), max_value=Decimal("1e18"), allow_nan=False, places=None
+).filter(lambda d: d.is_finite())
+
+
+def _shown(text: str) -> Decimal:
+    return Decimal(text.replace("$", "").replace(",", ""))
+
+
+@given(_AMOUNTS)
+def test_money_is_cut_toward_zero_never_rounded_up(value: Decimal) -> None:
+    """What the table shows is the amount cut toward zero: never more than it, and within
+    one unit of the fourth significant digit (or of a cent) of it."""
+    text = format_usd(value)
+    assert text.startswith(("$", "$-"))
+    shown = _shown(text)
+    assert abs(shown) <= abs(value)
+    assert shown == 0 or (shown > 0) == (value > 0)
+    if value and value.adjusted() < 15:
+        step = Decimal(1).scaleb(min(value.adjusted() - 3, -2))
+        assert abs(value) - abs(shown) < step
+
+
+@given(st.lists(_AMOUNTS.map(abs), min_size=1, max_size=8))
+def test_a_money_column_tells_different_amounts_apart(values: list[Decimal]) -> None:
+    """Two rows show the same text only when their amounts are equal (up to 40 digits)."""
+    texts = usd_column(values)
+    forty = Context(prec=40, rounding=ROUND_DOWN)
+    for a, text_a in zip(values, texts, strict=True):
+        for b, text_b in zip(values, texts, strict=True):
+            if text_a == text_b and a.adjusted() < 15:
+                assert forty.plus(a) == forty.plus(b), (a, b, text_a)
+
+
+def test_money_examples() -> None:
+    """The format on the cases a person reads every day."""
+    assert format_usd(Decimal("0.00036")) == "$0.00036"
+    assert format_usd(Decimal("0.000369")) == "$0.000369"
+    assert format_usd(Decimal("0.0123999")) == "$0.01239"
+    assert format_usd(Decimal("1234.5678")) == "$1,234.56"
+    assert format_usd(Decimal("0.2")) == "$0.20"
+    assert format_usd(Decimal(0)) == "$0.00"
+    assert format_usd(None) == "-"
+    assert format_usd(Decimal("1e400")) == "$1E+400"
+    assert printable("ok\x1b[31m\n") == "ok\\x1b[31m\\x0a"
+    assert printable("caf\u00e9 \u65e5\u672c") == "caf\u00e9 \u65e5\u672c"  # text stays text

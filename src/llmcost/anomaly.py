@@ -86,7 +86,7 @@ class Anomaly:
     @property
     def ratio(self) -> float | None:
         """``value / mean``: "10.0" means ten times the usual (None when the mean is 0)."""
-        return float(self.value) / self.mean if self.mean else None
+        return _float(self.value) / self.mean if self.mean else None
 
     def __str__(self) -> str:
         key = ", ".join(
@@ -141,13 +141,23 @@ class _Series:
         else:
             excess = n * value - total
             spread = n * squares - total * total  # n²·variance, exact, never negative
-        mean = float(total) / n
-        stddev = math.sqrt(max(float(spread), 0.0)) / n
+        mean = _float(total) / n
+        stddev = math.sqrt(max(_float(spread), 0.0)) / n
         if excess <= 0:
             return 0.0, mean, stddev  # at or below the mean: only increases are judged
         scale = max(stddev, _MIN_RELATIVE_SPREAD * abs(mean))
-        z = float(excess) / n / scale if scale > 0 else math.inf
+        z = _float(excess) / n / scale if scale > 0 else math.inf
+        if z != z:  # inf / inf: sizes beyond any float, which no z-score can judge
+            z = 0.0
         return z, mean, stddev
+
+
+def _float(value: Decimal | int) -> float:
+    """``float(value)``, saturating to infinity: a file can carry integers no float holds."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 class AnomalyDetector:

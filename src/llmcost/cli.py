@@ -21,8 +21,13 @@ _COMMAND_MODULES = (
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command registered."""
+    from llmcost import __version__
+
     parser = argparse.ArgumentParser(
         prog="llmcost", description="Price, report and watch LLM API spend."
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"llmcost {__version__}", help="print the version"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMAND_MODULES:

@@ -7,9 +7,11 @@ It runs the real ``openai`` and ``anthropic`` SDK clients against the fake provi
 2. three features tagged with ``@llmcost.track_cost``: a support chat (OpenAI chat
    completions), document summaries (Anthropic messages, with prompt caching) and search
    (OpenAI embeddings);
-3. a nightly digest inside ``llmcost.budget(max_cost_usd=0.02)``: the first summary fits, the
+3. one streamed call per provider (feature ``live_chat``): the usage each stream reports in
+   its last events is shown next to the record llmcost made from it, token for token;
+4. a nightly digest inside ``llmcost.budget(max_cost_usd=0.02)``: the first summary fits, the
    second is refused *before it is sent* with :class:`llmcost.BudgetExceeded`;
-4. the records read back from the JSONL file and summarised per feature with
+5. the records read back from the JSONL file and summarised per feature with
    :func:`llmcost.report.summarize`.
 
 Read this module top to bottom as a tutorial; ``docs/quickstart.md`` walks through it.
@@ -43,6 +45,7 @@ __all__ = ["DemoResult", "run_demo"]
 CHAT_MODEL = "gpt-4o-mini"
 SUMMARY_MODEL = "claude-sonnet-4-6"
 EMBEDDING_MODEL = "text-embedding-3-small"
+STREAM_SUMMARY_MODEL = "claude-haiku-4-5"
 DIGEST_BUDGET_USD = Decimal("0.02")
 
 
@@ -54,6 +57,7 @@ class DemoResult:
         jsonl_path: The JSONL file the records were written to.
         records: Every record the demo made, in order.
         refused: The :class:`llmcost.BudgetExceeded` raised for the refused call.
+        streams: Each streamed call's reply (with the usage its stream reported) and record.
         by_feature: The per-feature summary read back from the JSONL file.
     """
 
@@ -61,6 +65,8 @@ class DemoResult:
     records: list[CostRecord] = field(default_factory=list)
     refused: llmcost.BudgetExceeded | None = None
     by_feature: list[SummaryRow] = field(default_factory=list)
+    #: Each streamed call: what the application saw, and the record llmcost made of it.
+    streams: list[tuple[StreamedReply, CostRecord]] = field(default_factory=list)
 
     @property
     def total_usd(self) -> Decimal:
@@ -76,9 +82,15 @@ class DemoResult:
 class HelpdeskApp:
     """A tiny application with three LLM features; its clients are ordinary SDK clients."""
 
-    def __init__(self, chat: openai.OpenAI, claude: anthropic.Anthropic) -> None:
+    def __init__(
+        self,
+        chat: openai.OpenAI,
+        claude: anthropic.Anthropic,
+        claude_stream: anthropic.Anthropic | None = None,
+    ) -> None:
         self.chat = chat
         self.claude = claude
+        self.claude_stream = claude_stream or claude
 
     @llmcost.track_cost(feature="support_chat", tier="pro")
     def answer(self, question: str) -> str:
@@ -113,8 +125,61 @@ class HelpdeskApp:
         response = self.chat.embeddings.create(model=EMBEDDING_MODEL, input=queries)
         return [item.embedding for item in response.data]
 
+    @llmcost.track_cost(feature="live_chat")
+    def stream_answer(self, question: str) -> StreamedReply:
+        """An OpenAI chat completion streamed chunk by chunk, as a chat UI shows it."""
+        stream = self.chat.chat.completions.create(
+            model=CHAT_MODEL,
+            messages=[{"role": "user", "content": question}],
+            max_completion_tokens=300,
+            stream=True,
+            # Without this OpenAI sends no usage in a stream, and the cost can only be
+            # estimated; with it, the last chunk carries the exact token counts.
+            stream_options={"include_usage": True},
+        )
+        reply = StreamedReply("openai", CHAT_MODEL)
+        for chunk in stream:
+            reply.chunks += 1
+            if chunk.choices:
+                reply.text += chunk.choices[0].delta.content or ""
+            if chunk.usage is not None:
+                reply.input_tokens = chunk.usage.prompt_tokens
+                reply.output_tokens = chunk.usage.completion_tokens
+        return reply
 
-def _fake_clients() -> tuple[openai.OpenAI, anthropic.Anthropic, FakeOpenAITransport]:
+    @llmcost.track_cost(feature="live_chat")
+    def stream_summary(self, document: str) -> StreamedReply:
+        """An Anthropic message streamed with ``messages.stream()``."""
+        reply = StreamedReply("anthropic", STREAM_SUMMARY_MODEL)
+        with self.claude_stream.messages.stream(
+            model=STREAM_SUMMARY_MODEL,
+            max_tokens=512,
+            messages=[{"role": "user", "content": document}],
+        ) as stream:
+            for text in stream.text_stream:
+                reply.chunks += 1
+                reply.text += text
+            usage = stream.get_final_message().usage  # from message_start + message_delta
+        reply.input_tokens = usage.input_tokens + (usage.cache_read_input_tokens or 0)
+        reply.output_tokens = usage.output_tokens
+        return reply
+
+
+@dataclass
+class StreamedReply:
+    """What a streamed call gave the application: its text, and the usage the stream reported."""
+
+    provider: str
+    model: str
+    text: str = ""
+    chunks: int = 0
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+def _fake_clients() -> tuple[
+    openai.OpenAI, anthropic.Anthropic, anthropic.Anthropic, FakeOpenAITransport
+]:
     """Real SDK clients answered locally; the usage they report is what the demo prices."""
     from llmcost.testing import FakeOpenAITransport, fake_anthropic_client, fake_openai_client
 
@@ -129,7 +194,12 @@ def _fake_clients() -> tuple[openai.OpenAI, anthropic.Anthropic, FakeOpenAITrans
         # 2,000 of the 3,000 input tokens are read from the prompt cache (billed at 10%).
         usage={"input_tokens": 3000, "cache_read_tokens": 2000, "output_tokens": 250},
     )
-    return chat, claude, openai_transport
+    # The streamed summary: its usage arrives in the stream's message_start and message_delta.
+    claude_stream = fake_anthropic_client(
+        text="The customer's printer is back online after a driver reinstall.",
+        usage={"input_tokens": 1800, "output_tokens": 90},
+    )
+    return chat, claude, claude_stream, openai_transport
 
 
 # --- the demo ------------------------------------------------------------------------------------
@@ -212,8 +282,8 @@ def run_demo(jsonl_path: str | Path | None = None, *, out: TextIO | None = None)
     )
     llmcost.instrument()
     try:
-        chat, claude, openai_transport = _fake_clients()
-        app = HelpdeskApp(chat, claude)
+        chat, claude, claude_stream, openai_transport = _fake_clients()
+        app = HelpdeskApp(chat, claude, claude_stream)
 
         # 2. Use the application as usual: each call is priced and tagged with its feature.
         printer.header()
@@ -223,7 +293,34 @@ def run_demo(jsonl_path: str | Path | None = None, *, out: TextIO | None = None)
         openai_transport.usage = {"input_tokens": 64, "output_tokens": 0}  # embeddings
         app.embed(["printer offline", "reset router"])
 
-        # 3. A budget refuses a call *before it is sent* when the call's worst case (estimated
+        # 3. Streams: the reply arrives chunk by chunk, and the usage only at the end. llmcost
+        #    records the call once, when the stream is used up (or closed, or abandoned), with
+        #    the exact counts the provider sent, never an estimate when the provider counted.
+        openai_transport.usage = {"input_tokens": 900, "output_tokens": 120}
+        replies = [
+            app.stream_answer("Write a two-line status update for the customer."),
+            app.stream_summary("Ticket 4711, the whole thread ... (streamed summary)"),
+        ]
+        llmcost.flush()  # the record lines above are printed by a sink: let them arrive
+        printer.line()
+        printer.line("Streamed calls: the usage each stream reported, as llmcost recorded it")
+        streamed = [record for record in result.records if record.stream]
+        for reply, record in zip(replies, streamed, strict=False):
+            cost = record.total_cost_usd
+            same = (reply.input_tokens, reply.output_tokens) == (
+                record.input_tokens,
+                record.output_tokens,
+            )
+            result.streams.append((reply, record))
+            printer.line(
+                f"  {reply.provider:<10} {reply.chunks:>2} chunks; the stream said "
+                f"{reply.input_tokens:,} in / {reply.output_tokens:,} out; llmcost recorded "
+                f"{record.input_tokens:,} in / {record.output_tokens:,} out "
+                f"({'exact' if same and not record.estimated else 'DIFFERENT'}), "
+                f"{'unpriced' if cost is None else _usd(cost)}"
+            )
+
+        # 4. A budget refuses a call *before it is sent* when the call's worst case (estimated
         #    input + max_tokens of output) no longer fits.
         printer.line()
         printer.line(
@@ -242,10 +339,11 @@ def run_demo(jsonl_path: str | Path | None = None, *, out: TextIO | None = None)
                 f"call could cost up to {_usd(Decimal(exc.estimate or 0))}"
             )
     finally:
-        llmcost.shutdown()  # flush and close the sinks
+        llmcost.flush()  # every record reaches the file, however busy the machine
+        llmcost.shutdown()  # then close the sinks
         llmcost.uninstrument()
 
-    # 4. The JSONL file is the durable record: read it back and summarise it by feature. (The
+    # 5. The JSONL file is the durable record: read it back and summarise it by feature. (The
     #    sink appends, so a file used before keeps its records: summarise this run's only.)
     ours = {record.record_id for record in result.records}
     result.by_feature = summarize(

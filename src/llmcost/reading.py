@@ -33,7 +33,7 @@ from llmcost import errors
 from llmcost.errors import CorruptRecordError
 from llmcost.types import CostRecord
 
-__all__ = ["RecordReader", "read_records"]
+__all__ = ["RecordReader", "expand_paths", "read_records"]
 
 logger = logging.getLogger("llmcost")
 
@@ -70,6 +70,53 @@ def read_records(
         (0, 0)
     """
     return RecordReader(paths, strict=strict)
+
+
+#: What a directory given to :func:`expand_paths` contributes: JSONL files, rotated or gzipped.
+_DIRECTORY_PATTERNS = ("*.jsonl", "*.jsonl.*", "*.ndjson", "*.ndjson.*")
+
+
+def expand_paths(specs: Iterable[PathLike]) -> list[str]:
+    """Files, directories and glob patterns to the list of files to read, in a stable order.
+
+    A directory contributes its ``*.jsonl`` files, rotated (``costs.jsonl.1``) and gzipped
+    (``costs.jsonl.2.gz``) ones included, sorted by name; a pattern (``logs/*/costs-*.jsonl*``)
+    its matches, sorted. A file named twice is read once.
+
+    Raises:
+        FileNotFoundError: a path that does not exist, or a directory or pattern that
+            names no file; the message names it.
+
+    Example:
+        >>> expand_paths(["costs/", "archive/*.jsonl.gz"])  # doctest: +SKIP
+        ['costs/replica-1.jsonl', 'costs/replica-2.jsonl', 'archive/2026-11.jsonl.gz']
+    """
+    import glob
+
+    found: list[str] = []
+    for spec in specs:
+        text = os.fspath(spec)
+        if os.path.isdir(text):
+            matches = sorted(
+                {
+                    path
+                    for pattern in _DIRECTORY_PATTERNS
+                    for path in glob.glob(os.path.join(glob.escape(text), pattern))
+                    if os.path.isfile(path)
+                }
+            )
+            if not matches:
+                raise FileNotFoundError(f"{text}: a directory with no *.jsonl files")
+        elif glob.has_magic(text) and not os.path.exists(text):
+            matches = sorted(path for path in glob.glob(text) if os.path.isfile(path))
+            if not matches:
+                raise FileNotFoundError(f"{text}: no file matches this pattern")
+        elif os.path.exists(text):
+            matches = [text]
+        else:
+            raise FileNotFoundError(f"{text}: no such file or directory")
+        found.extend(matches)
+    return list(dict.fromkeys(found))
 
 
 class RecordIdSet:
@@ -119,6 +166,9 @@ class RecordReader(Iterator[CostRecord]):
         duplicates: Lines whose record_id had been seen before (not yielded).
         blank_lines: Empty lines, ignored.
         corrupt: The first 100 corrupt lines skipped, as :class:`CorruptRecordError` objects.
+        truncated: Last lines cut short (no newline and not a whole record: a process that
+            stopped mid-write), as :class:`CorruptRecordError` objects. They are not corruption:
+            they are ignored, even in strict mode, and the rest of the file is read.
         current_path: The file being read.
 
     Args:
@@ -168,6 +218,7 @@ class RecordReader(Iterator[CostRecord]):
         self.duplicates = 0
         self.blank_lines = 0
         self.corrupt: list[CorruptRecordError] = []
+        self.truncated: list[CorruptRecordError] = []
         self.current_path: str | None = None
         self._dup_warned = False
         self._corrupt_warned = False
@@ -295,6 +346,15 @@ class RecordReader(Iterator[CostRecord]):
             return record
         if reason is None:
             self.blank_lines += report
+        elif report and not raw.endswith(b"\n"):
+            # Only a file's last line can lack its newline: a write cut short (a crash, a full
+            # disk). Everything before it is whole, so it is named, not treated as corruption.
+            self.truncated.append(
+                CorruptRecordError(
+                    path, number, f"truncated last line ({len(raw)} bytes, {reason})"
+                )
+            )
+            errors.count("read.truncated_lines")
         elif report:
             self._corrupt(path, number, reason)
         return None
@@ -513,7 +573,8 @@ class _FastLayout:
         id_group = groups["record_id"]
         ts_group = groups["timestamp"]
         indexes = tuple(groups[name] for name in names)
-        converters = tuple(self.patterns[name][1] for name in names)
+        # The timestamp is parsed once, below, for every line (it validates the date too).
+        converters = tuple(str if name == "timestamp" else self.patterns[name][1] for name in names)
         ts_position = names.index("timestamp") if "timestamp" in names else -1
         utc = timezone.utc
         whitespace = _JSON_WHITESPACE

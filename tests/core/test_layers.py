@@ -25,6 +25,7 @@ LAYERS: list[set[str]] = [
         "__init__",
         "__main__",
         "report",
+        "report_html",
         "anomaly",
         "testing",
         "pytest_plugin",

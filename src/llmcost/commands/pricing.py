@@ -142,9 +142,10 @@ def _run_price(args: argparse.Namespace) -> int:
         if previous is not None:
             use_catalog(previous)
     if not result.priced:
+        names = [name for m in catalog.models() for name in (m.id, *m.aliases)]
         print(
-            f"llmcost price: no price for model {args.model!r} in catalog {catalog.version}; "
-            "see `llmcost models`",
+            f"llmcost price: no price for model {args.model!r} in catalog {catalog.version}"
+            f"{_did_you_mean(args.model, names)}; see `llmcost models`",
             file=sys.stderr,
         )
         return 1
@@ -182,6 +183,18 @@ def _run_price(args: argparse.Namespace) -> int:
     return 0
 
 
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    """``"; did you mean 'gpt-4o'?"`` for a near miss (gpt4o, GPT-4o), else nothing."""
+    import difflib
+
+    folded = {choice.lower().replace("-", "").replace(".", ""): choice for choice in choices}
+    key = word.lower().replace("-", "").replace(".", "")
+    close = [folded[k] for k in difflib.get_close_matches(key, list(folded), n=3, cutoff=0.75)]
+    if not close:
+        return ""
+    return "; did you mean " + " or ".join(repr(name) for name in dict.fromkeys(close)) + "?"
+
+
 def _first_line(exc: Exception) -> str:
     errors = getattr(exc, "errors", None)  # a pydantic ValidationError
     if callable(errors):
@@ -198,6 +211,14 @@ def _run_models(args: argparse.Namespace) -> int:
         print(f"llmcost models: {exc}", file=sys.stderr)
         return 1
     models = catalog.models(args.provider)
+    if args.provider and not models:
+        providers = sorted({m.provider for m in catalog.models()})
+        print(
+            f"llmcost models: no provider {args.provider!r} in catalog {catalog.version}"
+            f"{_did_you_mean(args.provider, providers)}; providers: {', '.join(providers)}",
+            file=sys.stderr,
+        )
+        return 1
     if args.format == "json":
         rows = []
         for m in models:

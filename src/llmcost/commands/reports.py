@@ -11,11 +11,14 @@ import io
 import os
 import sys
 import time
+from collections.abc import Sequence
 from datetime import date, datetime, timezone
+from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from llmcost.reading import RecordReader
+    from llmcost.report import Condition
 
 __all__ = ["register"]
 
@@ -27,23 +30,63 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="spend per feature, model, project ... from JSONL cost files",
         description=(
             "Total the spend in JSONL cost files (plain or .gz) per key, most expensive first. "
-            "Each record counts once (by record_id); calls of unknown price are counted apart."
+            "Each record counts once (by record_id); calls of unknown price are counted apart. "
+            "Money is cut, never rounded up, with as many digits as the rows need to differ."
         ),
+        epilog=(
+            "examples:  llmcost report costs/ --by feature,model --where replayed=false\n"
+            "           llmcost report 'logs/*.jsonl*' --since 2026-11-08 --until 2026-11-15 "
+            "--compare previous\n"
+            "           llmcost report costs.jsonl --html spend.html"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_input_arguments(report)
     report.add_argument(
         "--by",
         default="feature",
+        metavar="KEYS",
         help="comma-separated keys: record fields (feature, model, project, environment, "
         "user_id, provider, ...), tag:<name>, or hour/day/month (default: feature)",
     )
-    report.add_argument("--since", type=_instant, help="from this date or ISO time (UTC)")
+    _add_where(report)
     report.add_argument(
-        "--until", type=_instant, help="before this date or ISO time (UTC), exclusive"
+        "--since", type=_instant, metavar="WHEN", help="from this date or ISO time (UTC)"
     )
-    report.add_argument("--top", type=_positive, default=None, help="show the N costliest rows")
-    report.add_argument("--sort", choices=("cost", "key"), default="cost", help="row order")
-    report.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    report.add_argument(
+        "--until",
+        type=_instant,
+        metavar="WHEN",
+        help="before this date or ISO time (UTC), exclusive",
+    )
+    report.add_argument(
+        "--compare",
+        choices=("previous",),
+        help="'previous': each key's spend in --since..--until against the window of the "
+        "same length just before it, biggest changes first (needs --since; --until "
+        "defaults to now)",
+    )
+    report.add_argument(
+        "--top", type=_positive, default=None, metavar="N", help="show the N costliest rows"
+    )
+    report.add_argument(
+        "--sort",
+        choices=("cost", "key"),
+        default="cost",
+        help="row order: most expensive first (cost, the default) or by key (key)",
+    )
+    report.add_argument(
+        "--format",
+        choices=("table", "csv", "json"),
+        default="table",
+        help="table for people (default); csv or json with plain exact numbers and a total",
+    )
+    report.add_argument(
+        "--html",
+        metavar="PATH",
+        help="also write a self-contained HTML report (daily chart, splits, movers, "
+        "anomalies) to PATH",
+    )
     report.set_defaults(func=_run_report)
 
     anomalies = subparsers.add_parser(
@@ -55,22 +98,81 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
     )
     _add_input_arguments(anomalies)
-    anomalies.add_argument("--by", default="feature", help="baseline key (default: feature)")
-    anomalies.add_argument("--window", type=_positive, default=100)
-    anomalies.add_argument("--z-threshold", type=float, default=3.0)
-    anomalies.add_argument("--min-samples", type=_positive, default=10)
-    anomalies.add_argument("--min-cost", default="0", help="ignore calls cheaper than this (USD)")
-    anomalies.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    anomalies.add_argument(
+        "--by", default="feature", metavar="KEYS", help="baseline key (default: feature)"
+    )
+    _add_where(anomalies)
+    anomalies.add_argument(
+        "--window",
+        type=_positive,
+        default=100,
+        metavar="N",
+        help="how many earlier calls of a key make its baseline (default: 100)",
+    )
+    anomalies.add_argument(
+        "--z-threshold",
+        type=_z_score,
+        default=3.0,
+        metavar="Z",
+        help="how many standard deviations above the baseline's mean a call must be (default: 3.0)",
+    )
+    anomalies.add_argument(
+        "--min-samples",
+        type=_positive,
+        default=10,
+        metavar="N",
+        help="calls a key needs before its calls are judged (default: 10)",
+    )
+    anomalies.add_argument(
+        "--min-cost",
+        default="0",
+        metavar="USD",
+        help="ignore calls cheaper than this (default: 0)",
+    )
+    anomalies.add_argument(
+        "--format",
+        choices=("table", "csv", "json"),
+        default="table",
+        help="table for people (default); csv or json with plain exact numbers",
+    )
     anomalies.set_defaults(func=_run_anomalies)
 
 
 def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", metavar="FILE", help="JSONL or JSONL.gz cost files")
+    parser.add_argument(
+        "files",
+        nargs="+",
+        metavar="PATH",
+        help="JSONL cost files (plain or gzipped), directories (their *.jsonl* files) or "
+        "glob patterns (quoted: 'logs/*.jsonl*')",
+    )
     parser.add_argument(
         "--lenient",
         action="store_true",
         help="skip corrupt lines (and say how many) instead of stopping at the first",
     )
+
+
+def _add_where(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="count only records with KEY=VALUE (or KEY!=VALUE); KEY as in --by; repeat to "
+        "combine (several = on one key: any of them); an empty VALUE means none, e.g. "
+        "--where replayed=false --where feature!=",
+    )
+
+
+def _z_score(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -126,10 +228,10 @@ class _Progress:
 
 
 def _reader(args: argparse.Namespace, progress: _Progress) -> RecordReader:
-    from llmcost.reading import RecordReader
+    from llmcost.reading import RecordReader, expand_paths
 
     return RecordReader(
-        args.files,
+        expand_paths(args.files),
         strict=not args.lenient,
         on_progress=progress,
         progress_every=20_000,
@@ -138,16 +240,26 @@ def _reader(args: argparse.Namespace, progress: _Progress) -> RecordReader:
 
 
 def _report_input(reader: RecordReader) -> None:
+    from llmcost.report import printable
+
     notes = []
+    for cut in reader.truncated:
+        notes.append(f"{printable(str(cut))}: ignored (a write cut short, not corruption)")
     if reader.skipped:
         first = reader.corrupt[0] if reader.corrupt else None
         notes.append(
-            f"skipped {reader.skipped:,} corrupt line(s)" + (f" (first: {first})" if first else "")
+            f"skipped {reader.skipped:,} corrupt line(s)"
+            + (f" (first: {printable(str(first))})" if first else "")
         )
     if reader.duplicates:
         notes.append(f"ignored {reader.duplicates:,} duplicate record(s)")
     for note in notes:
         print(f"llmcost: {note}", file=sys.stderr)
+
+
+def _nothing_matched(where: Sequence[Condition], hint: str) -> int:
+    conditions = " ".join(f"--where {condition}" for condition in where)
+    return _fail(f"no record matches {conditions}" + (f" ({hint})" if hint else ""))
 
 
 def _output(text: str) -> None:
@@ -171,12 +283,50 @@ def _fail(message: str) -> int:
 
 def _run_report(args: argparse.Namespace) -> int:
     from llmcost.errors import CorruptRecordError
-    from llmcost.report import format_csv, format_json, format_table, summarize
+    from llmcost.report import (
+        Summarizer,
+        compare_periods,
+        format_comparison,
+        format_csv,
+        format_json,
+        format_table,
+        parse_where,
+        summarize_into,
+    )
 
-    progress = _Progress(sys.stderr)
-    reader = _reader(args, progress)
     try:
-        rows = summarize(reader, by=args.by, since=args.since, until=args.until, sort=args.sort)
+        where = parse_where(args.where)
+        if args.compare and args.since is None:
+            raise ValueError("--compare previous needs --since (the start of the period)")
+        if args.compare and args.html:
+            raise ValueError("--html compares periods itself; leave out --compare")
+        until = args.until
+        if args.compare and until is None:
+            until = datetime.now(timezone.utc)
+        summarizer = Summarizer(args.by, since=args.since, until=until, where=where)
+    except ValueError as exc:
+        return _fail(str(exc))
+    progress = _Progress(sys.stderr)
+    matcher = summarizer.filter
+    try:
+        reader = _reader(args, progress)
+        if args.compare:
+            moves = compare_periods(reader, args.by, args.since, until, where=where)
+            matched = bool(moves)
+        elif args.html:
+            from llmcost.report_html import ReportData, render_html
+
+            # One pass feeds both the table and the page.
+            data = ReportData.start(
+                since=args.since, until=args.until, where=where, layout=summarizer.fields
+            )
+            summarize_into(reader, summarizer, data)
+            rows = summarizer.rows(sort=args.sort)
+            matched = bool(rows) or bool(data.records)
+        else:
+            summarize_into(reader, summarizer)
+            rows = summarizer.rows(sort=args.sort)
+            matched = bool(rows)
     except CorruptRecordError as exc:
         progress.clear()
         return _fail(f"{exc} (use --lenient to skip corrupt lines)")
@@ -185,7 +335,21 @@ def _run_report(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     progress.clear()
     _report_input(reader)
-    if args.format == "table":
+    if where and not matched:
+        return _nothing_matched(where, matcher.hint(where) if matcher is not None else "")
+    if args.html:
+        try:
+            with open(args.html, "w", encoding="utf-8") as page:
+                page.write(render_html(data))
+        except OSError as exc:
+            return _fail(f"cannot write the HTML report: {exc}")
+        print(f"llmcost: wrote {args.html}", file=sys.stderr)
+    if args.compare:
+        if args.format == "table" and not moves:
+            text = "no records in either period"
+        else:
+            text = format_comparison(moves, form=args.format).rstrip("\n")
+    elif args.format == "table":
         text = format_table(rows, top=args.top) if rows else "no records"
     elif args.format == "csv":
         text = format_csv(rows, top=args.top).rstrip("\n")
@@ -197,12 +361,13 @@ def _run_report(args: argparse.Namespace) -> int:
 
 def _run_anomalies(args: argparse.Namespace) -> int:
     import csv
-    import json
 
     from llmcost.anomaly import AnomalyDetector
     from llmcost.errors import CorruptRecordError
+    from llmcost.report import _Filter, _source_fields, dumps_plain, parse_where, printable
 
     try:
+        where = parse_where(args.where)
         detector = AnomalyDetector(
             window=args.window,
             z_threshold=args.z_threshold,
@@ -212,36 +377,60 @@ def _run_anomalies(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         return _fail(str(exc))
+    fields = _source_fields(tuple(condition.name for condition in where))
+    matcher = _Filter(where, fields) if where else None
     progress = _Progress(sys.stderr)
-    reader = _reader(args, progress)
     found = []
     try:
+        reader = _reader(args, progress)
         for record in reader:
+            if matcher is not None:
+                values = record.__dict__
+                if not matcher(tuple(values[name] for name in fields)):
+                    continue
             found.extend(detector.observe(record))
     except CorruptRecordError as exc:
         progress.clear()
         return _fail(f"{exc} (use --lenient to skip corrupt lines)")
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         progress.clear()
         return _fail(str(exc))
     progress.clear()
     _report_input(reader)
+    if matcher is not None and not matcher.matched:
+        return _nothing_matched(where, matcher.hint(where))
     columns = ("timestamp", *detector.by, "metric", "value", "mean", "z_score", "record_id")
+    if args.format == "json":
+        _output(
+            dumps_plain(
+                [
+                    {
+                        "timestamp": anomaly.timestamp.isoformat(),
+                        **dict(zip(detector.by, anomaly.key, strict=True)),
+                        "metric": anomaly.metric,
+                        "value": anomaly.value,
+                        "mean": _figure(anomaly.mean),
+                        "z_score": _figure(anomaly.z_score, 2),
+                        "record_id": anomaly.record_id,
+                    }
+                    for anomaly in found
+                ]
+            )
+        )
+        return 0
     table = [
         (
             anomaly.timestamp.isoformat(),
             *("" if part is None else part for part in anomaly.key),
             anomaly.metric,
-            str(anomaly.value),
-            f"{anomaly.mean:.6g}",
-            f"{anomaly.z_score:.1f}" if anomaly.z_score != float("inf") else "inf",
+            _plain(anomaly.value),
+            _plain(_figure(anomaly.mean)),
+            _plain(_figure(anomaly.z_score, 2)),
             anomaly.record_id,
         )
         for anomaly in found
     ]
-    if args.format == "json":
-        _output(json.dumps([dict(zip(columns, row, strict=True)) for row in table]))
-    elif args.format == "csv":
+    if args.format == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(columns)
@@ -250,7 +439,11 @@ def _run_anomalies(args: argparse.Namespace) -> int:
     elif not table:
         _output(f"no anomalies in {reader.records:,} records")
     else:
-        lines = (columns, *table)
+        shown = [
+            (*row[: len(detector.by) + 2], _short(anomaly.value), *row[len(detector.by) + 3 :])
+            for row, anomaly in zip(table, found, strict=True)
+        ]
+        lines = (columns, *(tuple(printable(cell) for cell in row) for row in shown))
         widths = [max(len(line[i]) for line in lines) for i in range(len(columns))]
         _output(
             "\n".join(
@@ -263,3 +456,28 @@ def _run_anomalies(args: argparse.Namespace) -> int:
         noun = "anomaly" if len(table) == 1 else "anomalies"
         print(f"{len(table)} {noun} in {reader.records:,} records", file=sys.stderr)
     return 0
+
+
+def _figure(value: float, places: int | None = None) -> Decimal | None:
+    """A float statistic as a plain Decimal: 6 significant digits, or ``places`` decimals;
+    None for infinity (a baseline with no spread)."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return None
+    if places is not None and abs(value) < 1e15:
+        return Decimal(repr(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN)
+    return Decimal(f"{value:.6g}")
+
+
+def _short(value: Decimal | int) -> str:
+    """A value for the terminal: plain, but cut with an exponent beyond 10^15."""
+    from llmcost.report import format_count, plain_number
+
+    if isinstance(value, int):
+        return format_count(value).replace(",", "") if value >= 10**15 else str(value)
+    return plain_number(value) if value.adjusted() < 15 else f"{value:.4E}"
+
+
+def _plain(value: Decimal | int | None) -> str:
+    from llmcost.report import plain_number
+
+    return "inf" if value is None else plain_number(value)
