@@ -12,6 +12,7 @@ Usage: python scripts/google_prices.py /tmp/p/litellm-*.whl > src/llmcost/pricin
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 import zipfile
@@ -37,8 +38,7 @@ UNPRICEABLE = ("output_image_mtok", "output_video_mtok")
 
 
 def _s(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return text
+    return format(value.normalize(), "f")
 
 
 def _lit_rate(entry: dict[str, Any], key: str) -> Decimal | None:
@@ -190,7 +190,7 @@ def build(litellm_wheel: str) -> dict[str, Any]:
             if tiers_by_name:
                 fields["service_tiers"] = tiers_by_name
             entries.append((start, fields))
-        latest_start, latest = entries[-1]
+        _latest_start, latest = entries[-1]
         entry: dict[str, Any] = {"id": model.id, "aliases": _aliases(model)}
         context = model.context_window or lit_entry.get("max_input_tokens")
         if context:
@@ -204,7 +204,7 @@ def build(litellm_wheel: str) -> dict[str, Any]:
             if key in latest:
                 entry[key] = latest[key]
         history = []
-        for (start, fields), (next_start, _) in zip(entries, entries[1:]):
+        for (_start, fields), (next_start, _) in itertools.pairwise(entries):
             old = {
                 "until": next_start.isoformat(),
                 "rates": fields["rates"],
