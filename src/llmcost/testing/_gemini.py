@@ -102,8 +102,9 @@ class FakeGeminiTransport(httpx2.MockTransport):
         traffic_type: ``usageMetadata.trafficType`` (Vertex AI: ``ON_DEMAND``,
             ``ON_DEMAND_FLEX``, ``ON_DEMAND_PRIORITY``); omitted when None.
         request_id: The ``x-goog-request-id`` header; default: none (the Gemini API sends none).
-        embedding_tokens: Tokens each embedded text reports (``usageMetadata`` on the Gemini
-            API, ``statistics.token_count`` on Vertex AI); None reports nothing.
+        embedding_tokens: Tokens each embedded text reports (``usageMetadata`` of
+            ``batchEmbedContents``, ``statistics.token_count`` of Vertex AI's ``predict``);
+            None reports nothing.
 
     Attributes:
         requests: Every ``httpx2.Request`` received, in order (bodies already read).
@@ -179,7 +180,7 @@ class FakeGeminiTransport(httpx2.MockTransport):
         if method == "computeTokens":
             return self._json({"tokensInfo": [{"role": "user", "tokens": [], "tokenIds": []}]})
         if method in ("embedContent", "batchEmbedContents", "predict"):
-            return self._json(self._embeddings(method, body, vertex))
+            return self._json(self._embeddings(method, body))
         response_id = f"fake-{number:016d}"
         version = self.model or model
         if method == "generateContent":
@@ -274,7 +275,7 @@ class FakeGeminiTransport(httpx2.MockTransport):
             200, headers=self._headers("text/event-stream"), content=text.encode()
         )
 
-    def _embeddings(self, method: str, body: Any, vertex: bool) -> dict[str, Any]:
+    def _embeddings(self, method: str, body: Any) -> dict[str, Any]:
         tokens = self.embedding_tokens
         if method == "predict":  # Vertex AI: one prediction per instance
             instances = body.get("instances") if isinstance(body, dict) else None
@@ -288,7 +289,7 @@ class FakeGeminiTransport(httpx2.MockTransport):
         out: dict[str, Any] = {"embeddings": [{"values": [0.1, 0.2, 0.3]} for _ in range(count)]}
         if method == "embedContent":
             out = {"embedding": out["embeddings"][0]}
-        if tokens is not None and not vertex:
+        if tokens is not None:
             out["usageMetadata"] = {
                 "promptTokenCount": tokens * count,
                 "totalTokenCount": tokens * count,
