@@ -26,19 +26,24 @@ naming the field.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from llmcost import tokens
 from llmcost.integrations._fields import field, view
 from llmcost.types import Usage
 
 __all__ = [
+    "DEFAULT_OUTPUT_CAP",
     "PROVIDER_GEMINI",
     "PROVIDER_VERTEX",
     "GeminiStream",
     "MalformedUsage",
     "embedding_usage",
     "model_name",
+    "output_cap",
     "output_text",
+    "request_input_tokens",
     "response_fields",
     "usage_from_gemini",
 ]
@@ -56,6 +61,9 @@ _TRAFFIC_TIERS = {
     "PROVISIONED_THROUGHPUT": "provisioned_throughput",
 }
 _REQUEST_ID_HEADERS = ("x-goog-request-id", "x-request-id")
+#: The output tokens a call may produce when neither the request nor the catalog says: the
+#: output limit of the Gemini 2.5 and 3 models (65,536 tokens).
+DEFAULT_OUTPUT_CAP = 65_536
 
 
 class MalformedUsage(ValueError):
@@ -277,3 +285,56 @@ class GeminiStream:
     def text(self) -> str:
         """Everything streamed so far (for an estimate when no usage arrived)."""
         return "".join(self._text)
+
+
+# --- estimates (budgets) --------------------------------------------------------------------
+
+
+def request_input_tokens(request: Mapping[str, Any]) -> int:
+    """The estimated input tokens of a ``generate_content`` / ``embed_content`` call's kwargs.
+
+    Counts ``contents`` plus ``config.system_instruction`` and ``config.tools`` with
+    :func:`llmcost.tokens.count_gemini_tokens` (an approximation: records priced from it are
+    ``estimated=True``).
+
+    Example:
+        >>> request_input_tokens({"model": "gemini-2.5-flash", "contents": "Hello",
+        ...                       "config": {"system_instruction": "Be brief."}})
+        5
+    """
+    config = request.get("config")
+    model = request.get("model")
+    return tokens.count_gemini_tokens(
+        request.get("contents"),
+        model if isinstance(model, str) else "",
+        system_instruction=field(config, "system_instruction"),
+        tools=field(config, "tools"),
+    )
+
+
+def _tokens_setting(value: Any) -> int | None:
+    return value if type(value) is int and value >= 0 else None
+
+
+def output_cap(request: Mapping[str, Any], model_cap: int | None = None) -> tuple[int, bool]:
+    """The most output tokens the call can be billed for, and whether the request set it.
+
+    Gemini counts thinking tokens against ``max_output_tokens`` (a call whose thoughts use
+    the whole limit ends with ``MAX_TOKENS`` and no answer), so ``config.max_output_tokens``
+    bounds answer and thoughts together. A thinking budget alone bounds only the thinking:
+    without ``max_output_tokens`` the answer may use the rest of the model's output limit
+    (``model_cap``, from the catalog, else :data:`DEFAULT_OUTPUT_CAP`), which is then the
+    worst case, and ``False`` tells the caller to warn.
+
+    Example:
+        >>> output_cap({"config": {"max_output_tokens": 800,
+        ...                        "thinking_config": {"thinking_budget": 512}}})
+        (800, True)
+        >>> output_cap({"config": {"thinking_config": {"thinking_budget": 512}}}, 65536)
+        (65536, False)
+    """
+    config = request.get("config")
+    cap = _tokens_setting(field(config, "max_output_tokens"))
+    if cap is not None:
+        return cap, True
+    return (model_cap if model_cap else DEFAULT_OUTPUT_CAP), False

@@ -1,0 +1,125 @@
+"""Offline estimates for Gemini budgets: input tokens from the request, the output worst case."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from google.genai import types
+
+from llmcost import tokens
+from llmcost.integrations._gemini_usage import (
+    DEFAULT_OUTPUT_CAP,
+    output_cap,
+    request_input_tokens,
+)
+from llmcost.tokens import GEMINI_MARGIN, GEMINI_MEDIA_TOKENS, count_gemini_tokens
+
+TEXT = "Summarise the attached quarterly report in three bullet points, please."
+
+
+def _o200k(text: str) -> int:
+    return tokens.count_tokens(text, "o200k_base")
+
+
+def test_text_is_o200k_with_the_margin() -> None:
+    """Plain text: the o200k count times GEMINI_MARGIN, rounded up."""
+    assert count_gemini_tokens(TEXT, "gemini-2.5-flash") == math.ceil(_o200k(TEXT) * GEMINI_MARGIN)
+    assert count_gemini_tokens(TEXT, "gemini-2.5-flash") > _o200k(TEXT)
+    assert count_gemini_tokens(None, "gemini-2.5-flash") == 0
+
+
+def test_sdk_objects_and_dicts_count_alike() -> None:
+    """Content/Part objects, snake_case dicts and camelCase dicts give the same estimate."""
+    image = b"fake png bytes"
+    sdk = [
+        types.Content(
+            role="user",
+            parts=[types.Part(text=TEXT), types.Part.from_bytes(data=image, mime_type="image/png")],
+        )
+    ]
+    snake = [
+        {
+            "role": "user",
+            "parts": [{"text": TEXT}, {"inline_data": {"mime_type": "image/png", "data": image}}],
+        }
+    ]
+    camel = [
+        {
+            "role": "user",
+            "parts": [{"text": TEXT}, {"inlineData": {"mimeType": "image/png", "data": "iVBO"}}],
+        }
+    ]
+    expected = math.ceil((3 + _o200k(TEXT) + GEMINI_MEDIA_TOKENS) * GEMINI_MARGIN)
+    assert {count_gemini_tokens(c, "gemini-2.5-pro") for c in (sdk, snake, camel)} == {expected}
+
+
+def test_media_counts_a_fixed_amount_whatever_its_size() -> None:
+    """Image, audio, video and file parts are not decoded: each counts GEMINI_MEDIA_TOKENS."""
+    small = {"inline_data": {"mime_type": "audio/mp3", "data": b"x"}}
+    large = {"inline_data": {"mime_type": "audio/mp3", "data": b"x" * 100_000}}
+    uploaded = {"file_data": {"mime_type": "video/mp4", "file_uri": "gs://b/v.mp4"}}
+    one = math.ceil(GEMINI_MEDIA_TOKENS * GEMINI_MARGIN)
+    assert count_gemini_tokens(small, "m") == count_gemini_tokens(large, "m") == one
+    assert count_gemini_tokens(uploaded, "m") == one
+    # Objects the SDK uploads or converts (PIL images, File handles) count as media too.
+    assert count_gemini_tokens([object()], "m") == one
+
+
+def test_function_calls_system_instruction_and_tools_add_up() -> None:
+    """Tool traffic, the system instruction and tool declarations are all input."""
+    call = {"function_call": {"name": "get_weather", "args": {"city": "Paris"}}}
+    reply = {"function_response": {"name": "get_weather", "response": {"temp_c": 21}}}
+    base = count_gemini_tokens("Hi", "m")
+    assert count_gemini_tokens(["Hi", call, reply], "m") > base
+    tool = types.Tool(
+        function_declarations=[
+            types.FunctionDeclaration(name="get_weather", description="Weather for a city.")
+        ]
+    )
+    with_system = count_gemini_tokens("Hi", "m", system_instruction="You are terse.")
+    with_tools = count_gemini_tokens("Hi", "m", tools=[tool])
+    assert with_system > base
+    assert with_tools > base + tokens.TOOL_OVERHEAD_TOKENS
+
+
+def test_request_input_tokens_reads_the_config_either_way() -> None:
+    """A GenerateContentConfig and the same config as a dict give the same estimate."""
+    as_dict = {
+        "model": "gemini-2.5-flash",
+        "contents": TEXT,
+        "config": {"system_instruction": "Answer in French."},
+    }
+    as_object = {
+        "model": "gemini-2.5-flash",
+        "contents": TEXT,
+        "config": types.GenerateContentConfig(system_instruction="Answer in French."),
+    }
+    estimate = request_input_tokens(as_dict)
+    assert estimate == request_input_tokens(as_object)
+    assert estimate > request_input_tokens({"model": "gemini-2.5-flash", "contents": TEXT})
+
+
+@pytest.mark.parametrize(
+    ("config", "model_cap", "expected"),
+    [
+        ({"max_output_tokens": 800}, 65536, (800, True)),
+        (types.GenerateContentConfig(max_output_tokens=800), None, (800, True)),
+        # A thinking budget bounds the thoughts only: the answer may use the rest.
+        (
+            {"max_output_tokens": 800, "thinking_config": {"thinking_budget": 4096}},
+            65536,
+            (800, True),
+        ),
+        ({"thinking_config": {"thinking_budget": 512}}, 65536, (65536, False)),
+        (None, 8192, (8192, False)),
+        (None, None, (DEFAULT_OUTPUT_CAP, False)),
+        ({"max_output_tokens": -5}, 1000, (1000, False)),
+        ({"max_output_tokens": True}, 1000, (1000, False)),
+        ({"max_output_tokens": 0}, 1000, (0, True)),
+    ],
+)
+def test_output_cap(config: Any, model_cap: int | None, expected: tuple[int, bool]) -> None:
+    """max_output_tokens bounds answer and thoughts; without it, the model's output limit."""
+    assert output_cap({"model": "gemini-2.5-pro", "config": config}, model_cap) == expected
