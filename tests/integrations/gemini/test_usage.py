@@ -178,10 +178,11 @@ def test_output_text_includes_thoughts_and_skips_non_text() -> None:
 
 def test_embedding_usage_from_either_platform() -> None:
     """Gemini API usage_metadata, or Vertex AI per-embedding statistics, or None."""
-    gemini = types.EmbedContentResponse.model_validate(
-        {"embeddings": [{"values": [0.1]}], "usage_metadata": {"prompt_token_count": 9}}
-    )
+    gemini = {"embeddings": [{"values": [0.1]}], "usage_metadata": {"prompt_token_count": 9}}
     assert embedding_usage(gemini).input_tokens == 9  # type: ignore[union-attr]
+    if "usage_metadata" in types.EmbedContentResponse.model_fields:  # google-genai >= 3.x
+        sdk = types.EmbedContentResponse.model_validate(gemini)
+        assert embedding_usage(sdk).input_tokens == 9  # type: ignore[union-attr]
     vertex = types.EmbedContentResponse.model_validate(
         {"embeddings": [{"statistics": {"token_count": 4.0}}, {"statistics": {"token_count": 3}}]}
     )
