@@ -44,6 +44,7 @@ import json
 import math
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from functools import partial
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -751,6 +752,8 @@ def estimate_request_input_tokens(provider: str, operation: str, request: Mappin
     Args:
         provider: ``"openai"`` or ``"anthropic"`` (or another provider speaking their APIs).
         operation: ``"chat"`` (messages, tools, functions, response_format),
+            ``"generate_content"`` (Gemini: contents, config.system_instruction and
+            config.tools; a request with ``contents`` is Gemini's for any operation),
             ``"responses"`` (input, instructions, tools), ``"embeddings"`` (input),
             ``"completions"`` (prompt) or ``"messages"`` (Anthropic: messages, system, tools).
         request: The keyword arguments given to the SDK method.
@@ -765,6 +768,16 @@ def estimate_request_input_tokens(provider: str, operation: str, request: Mappin
     """
     model = request.get("model")
     model_name = model if isinstance(model, str) else ""
+    if operation == "generate_content" or "contents" in request:  # Gemini (google-genai)
+        config = request.get("config")
+        # a dict, or a GenerateContentConfig (read by attribute: its tools may be functions)
+        read = config.get if isinstance(config, Mapping) else partial(getattr, config)
+        return count_gemini_tokens(
+            request.get("contents"),
+            model_name,
+            system_instruction=read("system_instruction", None),
+            tools=read("tools", None),
+        )
     if operation == "messages":
         return count_anthropic_tokens(
             request.get("messages") or [],

@@ -170,6 +170,14 @@ class Adapter:
         whose usage could not be read)."""
         return {}
 
+    def request_id_of(self, body: Any) -> Any:
+        """The request id a parsed response object carries (not a header), if any."""
+        return _seams.read("request_id", body)
+
+    def replays(self, instance: Any) -> bool:
+        """Whether the transport under ``instance`` replays recorded answers."""
+        return transport_replays(instance)
+
 
 class StreamReader:
     """Sees every item of one stream; says at the end what the stream reported."""
@@ -237,10 +245,10 @@ class CallContext:
         """Request id and replay facts from the HTTP response, the body and the transport."""
         meta = header_facts(getattr(self.http, "headers", None), self.adapter.request_id_header)
         if meta.get("request_id") is None and body is not None and not isinstance(body, dict):
-            request_id = _seams.read("request_id", body)
+            request_id = self.adapter.request_id_of(body)
             if isinstance(request_id, str):
                 meta["request_id"] = request_id
-        if not meta.get("replayed") and transport_replays(self.instance):
+        if not meta.get("replayed") and self.adapter.replays(self.instance):
             meta["replayed"] = True
         return meta
 

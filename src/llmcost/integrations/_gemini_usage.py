@@ -29,7 +29,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from llmcost import tokens
 from llmcost.integrations._fields import field, view
 from llmcost.types import Usage
 
@@ -43,7 +42,6 @@ __all__ = [
     "model_name",
     "output_cap",
     "output_text",
-    "request_input_tokens",
     "response_fields",
     "usage_from_gemini",
 ]
@@ -288,28 +286,6 @@ class GeminiStream:
 
 
 # --- estimates (budgets) --------------------------------------------------------------------
-
-
-def request_input_tokens(request: Mapping[str, Any]) -> int:
-    """The estimated input tokens of a ``generate_content`` / ``embed_content`` call's kwargs.
-
-    Counts ``contents`` plus ``config.system_instruction`` and ``config.tools`` with
-    :func:`llmcost.tokens.count_gemini_tokens` (an approximation: records priced from it are
-    ``estimated=True``).
-
-    Example:
-        >>> request_input_tokens({"model": "gemini-2.5-flash", "contents": "Hello",
-        ...                       "config": {"system_instruction": "Be brief."}})
-        5
-    """
-    config = request.get("config")
-    model = request.get("model")
-    return tokens.count_gemini_tokens(
-        request.get("contents"),
-        model if isinstance(model, str) else "",
-        system_instruction=field(config, "system_instruction"),
-        tools=field(config, "tools"),
-    )
 
 
 def _tokens_setting(value: Any) -> int | None:

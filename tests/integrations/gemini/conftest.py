@@ -64,3 +64,12 @@ def recorded() -> Any:
 def serve() -> Any:
     """``serve(payload, vertexai=False)``: a real client answering every call with it."""
     return serving
+
+
+@pytest.fixture
+def sink(memory_sink: Any) -> Any:
+    """llmcost configured with a MemorySink and google-genai instrumented."""
+    import llmcost
+
+    assert llmcost.instrument("google.genai") == ["google.genai"]
+    return memory_sink

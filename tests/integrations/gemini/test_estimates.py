@@ -9,11 +9,7 @@ import pytest
 from google.genai import types
 
 from llmcost import tokens
-from llmcost.integrations._gemini_usage import (
-    DEFAULT_OUTPUT_CAP,
-    output_cap,
-    request_input_tokens,
-)
+from llmcost.integrations._gemini_usage import DEFAULT_OUTPUT_CAP, output_cap
 from llmcost.tokens import GEMINI_MARGIN, GEMINI_MEDIA_TOKENS, count_gemini_tokens
 
 TEXT = "Summarise the attached quarterly report in three bullet points, please."
@@ -84,8 +80,19 @@ def test_function_calls_system_instruction_and_tools_add_up() -> None:
     assert with_tools > base + tokens.TOOL_OVERHEAD_TOKENS
 
 
+def request_input_tokens(request: dict[str, Any]) -> int:
+    """What the core and the budget engine ask for a Gemini request."""
+    return tokens.estimate_request_input_tokens("google.genai", "generate_content", request)
+
+
+def _weather(city: str) -> str:
+    """The weather in a city."""
+    return city
+
+
 def test_request_input_tokens_reads_the_config_either_way() -> None:
-    """A GenerateContentConfig and the same config as a dict give the same estimate."""
+    """A GenerateContentConfig and the same config as a dict give the same estimate; Python
+    functions given as tools (automatic function calling) are counted, not refused."""
     as_dict = {
         "model": "gemini-2.5-flash",
         "contents": TEXT,
@@ -99,6 +106,16 @@ def test_request_input_tokens_reads_the_config_either_way() -> None:
     estimate = request_input_tokens(as_dict)
     assert estimate == request_input_tokens(as_object)
     assert estimate > request_input_tokens({"model": "gemini-2.5-flash", "contents": TEXT})
+    with_function = {**as_object, "config": types.GenerateContentConfig(tools=[_weather])}
+    assert request_input_tokens(with_function) > request_input_tokens(
+        {"model": "gemini-2.5-flash", "contents": TEXT}
+    )
+    # embed_content: the contents, whatever the operation is called
+    embed = tokens.estimate_request_input_tokens(
+        "google.genai", "embeddings", {"model": "gemini-embedding-001", "contents": [TEXT, TEXT]}
+    )
+    assert embed == count_gemini_tokens([TEXT, TEXT], "gemini-embedding-001")
+    assert embed >= 2 * _o200k(TEXT)
 
 
 @pytest.mark.parametrize(
