@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 from decimal import Decimal
+from typing import Any
 
 import httpx2
 import pytest
@@ -242,3 +243,21 @@ def test_provider_without_the_api_client_is_gemini(caplog: pytest.LogCaptureFixt
     with caplog.at_level(logging.WARNING, logger="llmcost"):
         assert gemini.ADAPTER.provider_of(object()) == "gcp.gemini"
     assert "_api_client" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{"max_output_tokens": 200}, types.GenerateContentConfig(max_output_tokens=200)],
+)
+def test_budget_worst_case_uses_max_output_tokens(
+    sink: llmcost.sinks.MemorySink, config: Any
+) -> None:
+    """config.max_output_tokens bounds the worst case: a small budget lets a capped call
+    through, and refuses the same call without the cap (the model's 65,536-token limit)."""
+    client = fake_gemini_client(usage={"input_tokens": 10, "output_tokens": 150})
+    with llmcost.budget(max_cost_usd=0.01) as budget:
+        client.models.generate_content(model="gemini-2.5-flash", contents="Hi", config=config)
+        with pytest.raises(llmcost.BudgetExceeded):
+            client.models.generate_content(model="gemini-2.5-flash", contents="Hi")
+    assert budget.spent_usd == Decimal("0.000378")  # 10 x 0.3 + 150 x 2.5 per 1M
+    assert len(sink.records) == 1
