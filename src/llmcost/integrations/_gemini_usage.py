@@ -26,21 +26,18 @@ naming the field.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from llmcost.integrations._fields import field, view
 from llmcost.types import Usage
 
 __all__ = [
-    "DEFAULT_OUTPUT_CAP",
     "PROVIDER_GEMINI",
     "PROVIDER_VERTEX",
     "GeminiStream",
     "MalformedUsage",
     "embedding_usage",
     "model_name",
-    "output_cap",
     "output_text",
     "response_fields",
     "usage_from_gemini",
@@ -59,9 +56,6 @@ _TRAFFIC_TIERS = {
     "PROVISIONED_THROUGHPUT": "provisioned_throughput",
 }
 _REQUEST_ID_HEADERS = ("x-goog-request-id", "x-request-id")
-#: The output tokens a call may produce when neither the request nor the catalog says: the
-#: output limit of the Gemini 2.5 and 3 models (65,536 tokens).
-DEFAULT_OUTPUT_CAP = 65_536
 
 
 class MalformedUsage(ValueError):
@@ -236,7 +230,6 @@ class GeminiStream:
     """The state of one ``generate_content_stream`` call, fed every chunk in order.
 
     Each chunk's ``usage_metadata`` is cumulative: the last one replaces the ones before.
-    The text is kept only to estimate the output of a stream that ends before any usage.
 
     Example:
         >>> stream = GeminiStream()
@@ -247,12 +240,11 @@ class GeminiStream:
         9
     """
 
-    __slots__ = ("_fields", "_metadata", "_text")
+    __slots__ = ("_fields", "_metadata")
 
     def __init__(self) -> None:
         self._metadata: Any = None
         self._fields: dict[str, Any] = {}
-        self._text: list[str] = []
 
     def feed(self, chunk: Any) -> None:
         """Take one chunk: its usage (if any) replaces the last, its ids fill the record."""
@@ -262,9 +254,6 @@ class GeminiStream:
         for name, value in response_fields(chunk).items():
             if value is not None:
                 self._fields[name] = value
-        text = output_text(chunk)
-        if text:
-            self._text.append(text)
 
     def usage(self) -> Usage | None:
         """The call's usage: the last reported block's (None when none came)."""
@@ -279,38 +268,3 @@ class GeminiStream:
             "request_id": None,
             **self._fields,
         }
-
-    def text(self) -> str:
-        """Everything streamed so far (for an estimate when no usage arrived)."""
-        return "".join(self._text)
-
-
-# --- estimates (budgets) --------------------------------------------------------------------
-
-
-def _tokens_setting(value: Any) -> int | None:
-    return value if type(value) is int and value >= 0 else None
-
-
-def output_cap(request: Mapping[str, Any], model_cap: int | None = None) -> tuple[int, bool]:
-    """The most output tokens the call can be billed for, and whether the request set it.
-
-    Gemini counts thinking tokens against ``max_output_tokens`` (a call whose thoughts use
-    the whole limit ends with ``MAX_TOKENS`` and no answer), so ``config.max_output_tokens``
-    bounds answer and thoughts together. A thinking budget alone bounds only the thinking:
-    without ``max_output_tokens`` the answer may use the rest of the model's output limit
-    (``model_cap``, from the catalog, else :data:`DEFAULT_OUTPUT_CAP`), which is then the
-    worst case, and ``False`` tells the caller to warn.
-
-    Example:
-        >>> output_cap({"config": {"max_output_tokens": 800,
-        ...                        "thinking_config": {"thinking_budget": 512}}})
-        (800, True)
-        >>> output_cap({"config": {"thinking_config": {"thinking_budget": 512}}}, 65536)
-        (65536, False)
-    """
-    config = request.get("config")
-    cap = _tokens_setting(field(config, "max_output_tokens"))
-    if cap is not None:
-        return cap, True
-    return (model_cap if model_cap else DEFAULT_OUTPUT_CAP), False

@@ -143,7 +143,9 @@ def test_recorded_stream_takes_the_last_cumulative_usage(recorded: Any, serve: A
         "output_tokens": 261,
         "reasoning_tokens": 230,
     }
-    assert state.text() == "".join(texts)
+    assert "".join(texts) == "".join(
+        c["candidates"][0]["content"]["parts"][0]["text"] for c in recorded("stream")["chunks"]
+    )
     fields = state.fields()
     assert fields["response_id"] == "r7S7aNnSL6S_1MkP2NeqsQ0"
     priced = cost(fields["response_model"], usage, provider="gcp.gemini", at=WHEN)

@@ -9,7 +9,8 @@ import pytest
 from google.genai import types
 
 from llmcost import tokens
-from llmcost.integrations._gemini_usage import DEFAULT_OUTPUT_CAP, output_cap
+from llmcost._budgets import output_ceiling
+from llmcost.pricing import get_catalog
 from llmcost.tokens import GEMINI_MARGIN, GEMINI_MEDIA_TOKENS, count_gemini_tokens
 
 TEXT = "Summarise the attached quarterly report in three bullet points, please."
@@ -119,24 +120,23 @@ def test_request_input_tokens_reads_the_config_either_way() -> None:
 
 
 @pytest.mark.parametrize(
-    ("config", "model_cap", "expected"),
+    ("config", "expected"),
     [
-        ({"max_output_tokens": 800}, 65536, (800, True)),
-        (types.GenerateContentConfig(max_output_tokens=800), None, (800, True)),
-        # A thinking budget bounds the thoughts only: the answer may use the rest.
-        (
-            {"max_output_tokens": 800, "thinking_config": {"thinking_budget": 4096}},
-            65536,
-            (800, True),
-        ),
-        ({"thinking_config": {"thinking_budget": 512}}, 65536, (65536, False)),
-        (None, 8192, (8192, False)),
-        (None, None, (DEFAULT_OUTPUT_CAP, False)),
-        ({"max_output_tokens": -5}, 1000, (1000, False)),
-        ({"max_output_tokens": True}, 1000, (1000, False)),
-        ({"max_output_tokens": 0}, 1000, (0, True)),
+        ({"max_output_tokens": 800}, 800),
+        (types.GenerateContentConfig(max_output_tokens=800), 800),
+        # Thoughts count against max_output_tokens: the thinking budget adds nothing to it.
+        ({"max_output_tokens": 800, "thinking_config": {"thinking_budget": 4096}}, 800),
+        # A thinking budget alone bounds the thoughts, not the answer: the model's limit.
+        ({"thinking_config": {"thinking_budget": 512}}, 65536),
+        (None, 65536),
+        (types.GenerateContentConfig(), 65536),
+        ({"max_output_tokens": -5}, 65536),
+        ({"max_output_tokens": True}, 65536),
+        ({"max_output_tokens": 0}, 0),
     ],
 )
-def test_output_cap(config: Any, model_cap: int | None, expected: tuple[int, bool]) -> None:
-    """max_output_tokens bounds answer and thoughts; without it, the model's output limit."""
-    assert output_cap({"model": "gemini-2.5-pro", "config": config}, model_cap) == expected
+def test_output_worst_case(config: Any, expected: int) -> None:
+    """The budget's output worst case: config.max_output_tokens, else the model's limit."""
+    price = get_catalog().resolve("gemini-2.5-pro")
+    request = {"model": "gemini-2.5-pro", "contents": "Hi", "config": config}
+    assert output_ceiling("generate_content", request, price) == expected

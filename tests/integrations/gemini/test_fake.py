@@ -12,6 +12,7 @@ import llmcost.testing
 from llmcost.integrations._gemini_usage import (
     GeminiStream,
     embedding_usage,
+    output_text,
     response_fields,
     usage_from_gemini,
 )
@@ -84,7 +85,7 @@ def test_stream_chunks_carry_cumulative_usage() -> None:
     usage = state.usage()
     assert usage is not None
     assert (usage.output_tokens, usage.reasoning_tokens) == (40, 10)
-    assert state.text() == "thinking...one two three four"
+    assert "".join(output_text(c) for c in chunks) == "thinking...one two three four"
 
 
 async def test_async_client_and_stream() -> None:
