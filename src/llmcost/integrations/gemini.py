@@ -25,7 +25,7 @@ import logging
 import types
 from typing import Any
 
-from llmcost import errors
+from llmcost import _budgets, errors
 from llmcost._context import state
 from llmcost.integrations import _gemini_usage as gemini
 from llmcost.integrations._core import (
@@ -137,6 +137,21 @@ class GeminiAdapter(Adapter):
             return gemini.PROVIDER_GEMINI
         # None on a Gemini Developer API client: only True means Vertex AI.
         return gemini.PROVIDER_VERTEX if api_client.vertexai is True else gemini.PROVIDER_GEMINI
+
+    def prepare(self, ctx: CallContext) -> None:
+        # A budget reserved this call's worst case: without config.max_output_tokens that is
+        # the model's whole output limit (a thinking budget bounds only the thoughts). Say so.
+        call = ctx.call
+        if call is None or call.reservation is None or ctx.operation == "embeddings":
+            return
+        if _budgets.output_cap(ctx.operation, ctx.kwargs) is None:
+            _warn_once(
+                f"uncapped:{call.model}",
+                "llmcost: %s calls to %r under a budget set no config.max_output_tokens: the "
+                "budget reserves the model's whole output limit for each (logged once per model)",
+                call.provider,
+                call.model,
+            )
 
     def read(self, operation: str, body: Any) -> Reading:
         meta = self.response_meta(body)

@@ -250,10 +250,15 @@ def test_provider_without_the_api_client_is_gemini(caplog: pytest.LogCaptureFixt
     [{"max_output_tokens": 200}, types.GenerateContentConfig(max_output_tokens=200)],
 )
 def test_budget_worst_case_uses_max_output_tokens(
-    sink: llmcost.sinks.MemorySink, config: Any
+    sink: llmcost.sinks.MemorySink,
+    config: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """config.max_output_tokens bounds the worst case: a small budget lets a capped call
-    through, and refuses the same call without the cap (the model's 65,536-token limit)."""
+    through, and refuses the same call without the cap (the model's 65,536-token limit);
+    an uncapped call under a budget that lets it through is warned about once per model."""
+    monkeypatch.setattr(gemini, "_warned", set())
     client = fake_gemini_client(usage={"input_tokens": 10, "output_tokens": 150})
     with llmcost.budget(max_cost_usd=0.01) as budget:
         client.models.generate_content(model="gemini-2.5-flash", contents="Hi", config=config)
@@ -261,3 +266,8 @@ def test_budget_worst_case_uses_max_output_tokens(
             client.models.generate_content(model="gemini-2.5-flash", contents="Hi")
     assert budget.spent_usd == Decimal("0.000378")  # 10 x 0.3 + 150 x 2.5 per 1M
     assert len(sink.records) == 1
+    assert "max_output_tokens" not in caplog.text
+    with caplog.at_level(logging.WARNING, logger="llmcost"), llmcost.budget(max_cost_usd=1):
+        for _ in range(2):
+            client.models.generate_content(model="gemini-2.5-flash", contents="Hi")
+    assert caplog.text.count("set no config.max_output_tokens") == 1
