@@ -222,20 +222,38 @@ def test_uninstrument_stops_recording(sink: llmcost.sinks.MemorySink) -> None:
 
 
 def test_without_the_private_methods_the_public_ones_are_patched(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    memory_sink: llmcost.sinks.MemorySink,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """If a release renames the per-request methods, the public methods are patched, with one
-    warning that earlier AFC hops are then not recorded; calls are still recorded."""
+    warning that earlier AFC hops are then not recorded; calls are still recorded once."""
     monkeypatch.setattr(gemini, "_per_request_methods", lambda: False)
     monkeypatch.setattr(gemini, "_warned", set())
     with caplog.at_level(logging.WARNING, logger="llmcost"):
-        targets = gemini.ADAPTER.billed()
-    assert {b.path.split(".")[1] for b in targets} == {
-        "generate_content",
-        "generate_content_stream",
-        "embed_content",
-    }
+        assert llmcost.instrument("google.genai") == ["google.genai"]
     assert "not recorded" in caplog.text
+    patched = {name for _, name, *_ in gemini.INTEGRATION.applied}
+    assert patched == {"generate_content", "generate_content_stream", "embed_content"}
+    client = fake_gemini_client(usage=USAGE)
+    client.models.generate_content(model="gemini-2.5-flash", contents="Hi")
+    for _chunk in client.models.generate_content_stream(model="gemini-2.5-flash", contents="Hi"):
+        pass
+    assert [(r.stream, r.total_cost_usd) for r in memory_sink.records] == [
+        (False, COST),
+        (True, COST),
+    ]
+
+
+def test_the_per_request_methods_are_what_is_patched(sink: llmcost.sinks.MemorySink) -> None:
+    """With google-genai as released, the private per-request methods are patched (six
+    targets, sync and async), never count_tokens or compute_tokens."""
+    patched = {(owner.__name__, name) for owner, name, *_ in gemini.INTEGRATION.applied}
+    assert patched == {
+        (cls, name)
+        for cls in ("Models", "AsyncModels")
+        for name in ("_generate_content", "_generate_content_stream", "_embed_content")
+    }
 
 
 def test_provider_without_the_api_client_is_gemini(caplog: pytest.LogCaptureFixture) -> None:
