@@ -124,13 +124,16 @@ def usage_from_gemini(metadata: Any) -> Usage | None:
         fields.get("candidates_tokens_details"), "AUDIO", "candidates_tokens_details"
     )
     try:
-        return Usage(
-            input_tokens=prompt + tool_prompt,
-            cache_read_tokens=cached,
-            output_tokens=output,
-            reasoning_tokens=thoughts,
-            input_audio_tokens=max(audio_in, 0),
-            output_audio_tokens=audio_out,
+        # Plain counts that fit their wholes skip pydantic's validation (the common case).
+        return Usage.from_counts(
+            {
+                "input_tokens": prompt + tool_prompt,
+                "cache_read_tokens": cached,
+                "output_tokens": output,
+                "reasoning_tokens": thoughts,
+                "input_audio_tokens": max(audio_in, 0),
+                "output_audio_tokens": audio_out,
+            }
         )
     except ValueError as exc:
         raise MalformedUsage(f"gemini usage is inconsistent: {exc}") from None
@@ -170,11 +173,11 @@ def response_fields(response: Any) -> dict[str, Any]:
     traffic = getattr(traffic, "value", traffic)
     headers = field(field(response, "sdk_http_response"), "headers")
     request_id = None
-    if isinstance(headers, dict):
-        lowered = {str(k).lower(): v for k, v in headers.items()}
-        request_id = next(
-            (_text(lowered.get(h)) for h in _REQUEST_ID_HEADERS if _text(lowered.get(h))), None
-        )
+    if isinstance(headers, dict):  # the SDK's copy of the HTTP headers, names in lower case
+        for name in _REQUEST_ID_HEADERS:
+            request_id = _text(headers.get(name))
+            if request_id is not None:
+                break
     return {
         "response_id": _text(field(response, "response_id")),
         "response_model": model_name(field(response, "model_version")),
@@ -230,6 +233,7 @@ class GeminiStream:
     """The state of one ``generate_content_stream`` call, fed every chunk in order.
 
     Each chunk's ``usage_metadata`` is cumulative: the last one replaces the ones before.
+    Feeding keeps references only; ids and counts are read once, at the end.
 
     Example:
         >>> stream = GeminiStream()
@@ -240,31 +244,37 @@ class GeminiStream:
         9
     """
 
-    __slots__ = ("_fields", "_metadata")
+    __slots__ = ("first", "last", "metadata")
 
     def __init__(self) -> None:
-        self._metadata: Any = None
-        self._fields: dict[str, Any] = {}
+        self.first: Any = None
+        self.last: Any = None
+        self.metadata: Any = None
 
     def feed(self, chunk: Any) -> None:
-        """Take one chunk: its usage (if any) replaces the last, its ids fill the record."""
+        """Take one chunk: its usage (if any) replaces the last one seen."""
+        if self.first is None:
+            self.first = chunk
+        self.last = chunk
         metadata = field(chunk, "usage_metadata")
         if metadata is not None:
-            self._metadata = metadata
-        for name, value in response_fields(chunk).items():
-            if value is not None:
-                self._fields[name] = value
+            self.metadata = metadata
 
     def usage(self) -> Usage | None:
         """The call's usage: the last reported block's (None when none came)."""
-        return usage_from_gemini(self._metadata)
+        return usage_from_gemini(self.metadata)
+
+    def finished(self) -> bool:
+        """Whether the last chunk seen ends the answer (it carries a finish reason)."""
+        return any(
+            field(candidate, "finish_reason") is not None
+            for candidate in field(self.last, "candidates") or ()
+        )
 
     def fields(self) -> dict[str, Any]:
-        """The record fields the chunks reported (the latest value of each)."""
-        return {
-            "response_id": None,
-            "response_model": None,
-            "service_tier": None,
-            "request_id": None,
-            **self._fields,
-        }
+        """The record fields: the last chunk's, else the first's where the last omits one."""
+        last = response_fields(self.last)
+        if self.first is None or self.first is self.last:
+            return last
+        first = response_fields(self.first)
+        return {name: value if value is not None else first[name] for name, value in last.items()}

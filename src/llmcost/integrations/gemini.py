@@ -188,32 +188,30 @@ def _replayed(body: Any) -> bool:
 
 
 class _ChunkReader(StreamReader):
-    """A stream's chunks: the last cumulative usage and the latest ids."""
+    """A stream's chunks: the last cumulative usage and the ids, read at the end."""
 
     def __init__(self) -> None:
         super().__init__()
         self.stream = gemini.GeminiStream()
-        self.finished = False
-        self.replayed = False
 
     def on_item(self, item: Any) -> bool:
-        self.stream.feed(item)
-        self.replayed = self.replayed or _replayed(item)
-        for candidate in field(item, "candidates") or ():
-            if field(candidate, "finish_reason") is not None:
-                self.finished = True
-        text = gemini.output_text(item)
-        if text:
-            self.text.add(text)
+        stream = self.stream
+        stream.feed(item)
+        if stream.metadata is None:
+            # The text only matters while no usage has come (to estimate a stream cut then).
+            text = gemini.output_text(item)
+            if text:
+                self.text.add(text)
         return True
 
     def result(self) -> Reading:
-        meta = {k: v for k, v in self.stream.fields().items() if v is not None}
-        if self.replayed:
+        stream = self.stream
+        meta = {k: v for k, v in stream.fields().items() if v is not None}
+        if _replayed(stream.first):
             meta["replayed"] = True
         # Every chunk repeats the usage so far: a stream cut before its last chunk has partial
         # (but real, never summed) counts.
-        return Reading(self.stream.usage(), meta, partial=not self.finished)
+        return Reading(stream.usage(), meta, partial=not stream.finished())
 
 
 def _stream_wrapper(is_async: bool) -> Any:

@@ -124,7 +124,7 @@ def test_response_fields_from_an_sdk_response() -> None:
             "response_id": "abc",
             "model_version": "gemini-2.5-flash",
             "usage_metadata": {"prompt_token_count": 1, "traffic_type": "ON_DEMAND_PRIORITY"},
-            "sdk_http_response": {"headers": {"X-Goog-Request-Id": "rq-1"}},
+            "sdk_http_response": {"headers": {"x-goog-request-id": "rq-1"}},
         }
     )
     assert response_fields(response) == {
@@ -194,19 +194,23 @@ def test_embedding_usage_from_either_platform() -> None:
         embedding_usage({"embeddings": [{"statistics": {"token_count": 2.5}}]})
 
 
-def test_stream_keeps_the_last_usage_and_the_latest_fields() -> None:
-    """Chunks without usage keep the last block; ids come from whichever chunk had them."""
+def test_stream_keeps_the_last_usage_and_the_ids() -> None:
+    """Chunks without usage keep the last block; ids the last chunk omits come from the
+    first; a finish reason on the last chunk says the stream was complete."""
     stream = GeminiStream()
     assert stream.usage() is None
-    stream.feed({"response_id": "r1", "usage_metadata": {"prompt_token_count": 5}})
-    stream.feed({"candidates": [{"content": {"parts": [{"text": "Hi"}]}}]})
     stream.feed(
         {
+            "response_id": "r1",
             "model_version": "gemini-2.5-flash",
-            "usage_metadata": {"prompt_token_count": 5, "candidates_token_count": 2},
+            "usage_metadata": {"prompt_token_count": 5},
         }
     )
-    stream.feed({"candidates": []})
+    stream.feed({"candidates": [{"content": {"parts": [{"text": "Hi"}]}}]})
+    assert not stream.finished()
+    stream.feed({"usage_metadata": {"prompt_token_count": 5, "candidates_token_count": 2}})
+    stream.feed({"candidates": [{"finish_reason": "STOP"}]})
+    assert stream.finished()
     usage = stream.usage()
     assert usage is not None
     assert (usage.input_tokens, usage.output_tokens) == (5, 2)
