@@ -261,7 +261,14 @@ def _aliases(model: Any) -> list[str]:
                 walk(inner)
 
     walk(model.match)
-    return sorted({n.lower() for n in names} - {model.id})
+    found = {n.lower() for n in names}
+    # Stable versions of the 1.x and 2.0 models are published with a -001/-002 suffix (the
+    # name responses report as model_version), which the catalog's matcher does not strip.
+    if model.id.startswith(("gemini-1.", "gemini-2.0-")):
+        found |= {f"{model.id}-001", f"{model.id}-002"}
+    # The SDK accepts "models/<id>" for the model argument, and budgets price it before sending.
+    found |= {f"models/{name}" for name in (*found, model.id)}
+    return sorted(found - {model.id})
 
 
 def _version(dist: str) -> str:
