@@ -14,7 +14,8 @@ them to check that). ``count_tokens`` and ``compute_tokens`` are free and never 
 
 The provider is ``gcp.vertex_ai`` for a Vertex AI client and ``gcp.gemini`` otherwise, read
 from the SDK's API client behind the resource (``Models._api_client.vertexai``, a private
-attribute: without it, calls are recorded as ``gcp.gemini`` and a warning says so).
+attribute read through :mod:`._seams`: without it, calls are recorded as ``gcp.gemini`` and
+one warning says so).
 
 Usage, ids and estimates are read by the pure functions of :mod:`._gemini_usage`.
 """
@@ -28,6 +29,7 @@ from typing import Any
 from llmcost import _budgets, errors
 from llmcost._context import state
 from llmcost.integrations import _gemini_usage as gemini
+from llmcost.integrations import _seams
 from llmcost.integrations._core import (
     Adapter,
     Billed,
@@ -125,18 +127,11 @@ class GeminiAdapter(Adapter):
         return found
 
     def provider_of(self, instance: Any) -> str:
-        api_client = getattr(instance, "_api_client", None)
-        if api_client is None:
-            errors.count("seams_missing.genai_api_client")
-            _warn_once(
-                "api_client",
-                "llmcost: %s has no _api_client (changed in this google-genai "
-                "release?): Vertex AI calls are recorded as provider gcp.gemini",
-                type(instance).__name__,
-            )
-            return gemini.PROVIDER_GEMINI
-        # None on a Gemini Developer API client: only True means Vertex AI.
-        return gemini.PROVIDER_VERTEX if api_client.vertexai is True else gemini.PROVIDER_GEMINI
+        api_client = _seams.read("genai_api_client", instance)
+        # vertexai is None on a Gemini Developer API client: only True means Vertex AI.
+        if getattr(api_client, "vertexai", None) is True:
+            return gemini.PROVIDER_VERTEX
+        return gemini.PROVIDER_GEMINI
 
     def prepare(self, ctx: CallContext) -> None:
         # A budget reserved this call's worst case: without config.max_output_tokens that is

@@ -14,7 +14,7 @@ from google.genai import errors as genai_errors
 from google.genai import models, types
 
 import llmcost
-from llmcost.integrations import gemini
+from llmcost.integrations import _seams, gemini
 from llmcost.testing import FakeGeminiTransport, fake_gemini_client
 
 USAGE = {
@@ -256,11 +256,23 @@ def test_the_per_request_methods_are_what_is_patched(sink: llmcost.sinks.MemoryS
     }
 
 
-def test_provider_without_the_api_client_is_gemini(caplog: pytest.LogCaptureFixture) -> None:
-    """A resource without _api_client is recorded as gcp.gemini, with a warning."""
+def test_without_the_api_client_vertex_ai_is_recorded_as_gemini(
+    sink: llmcost.sinks.MemorySink,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """If a release renames Models._api_client, a Vertex AI call is still recorded (as
+    gcp.gemini), the seam is counted and one warning names the attribute."""
+    _seams.forget_warnings()
+    attribute, consequence = _seams.SEAMS["genai_api_client"]
+    monkeypatch.setitem(_seams.SEAMS, "genai_api_client", (f"{attribute}_renamed", consequence))
+    client = fake_gemini_client(vertexai=True)
     with caplog.at_level(logging.WARNING, logger="llmcost"):
-        assert gemini.ADAPTER.provider_of(object()) == "gcp.gemini"
-    assert "_api_client" in caplog.text
+        for _ in range(2):
+            client.models.generate_content(model="gemini-2.5-flash", contents="Hi")
+    assert [r.provider for r in sink.records] == ["gcp.gemini", "gcp.gemini"]
+    assert caplog.text.count("_api_client_renamed") == 1
+    assert llmcost.stats()["seams_missing.genai_api_client"] == 2
 
 
 @pytest.mark.parametrize(
