@@ -27,7 +27,6 @@ import types
 from typing import Any
 
 from llmcost import _budgets, errors
-from llmcost._context import state
 from llmcost.integrations import _gemini_usage as gemini
 from llmcost.integrations import _seams
 from llmcost.integrations._core import (
@@ -37,7 +36,6 @@ from llmcost.integrations._core import (
     Reading,
     StreamReader,
     integration_for,
-    open_call,
 )
 from llmcost.integrations._fields import field
 
@@ -114,14 +112,7 @@ class GeminiAdapter(Adapter):
             )
             found.append(Billed(_MODULE, f"{cls}.{generate}", "generate_content", is_async))
             found.append(
-                Billed(
-                    _MODULE,
-                    f"{cls}.{stream}",
-                    "generate_content",
-                    is_async,
-                    "custom",
-                    _stream_wrapper(is_async),
-                )
+                Billed(_MODULE, f"{cls}.{stream}", "generate_content", is_async, stream=True)
             )
             found.append(Billed(_MODULE, f"{cls}.{embed}", "embeddings", is_async))
         return found
@@ -207,45 +198,6 @@ class _ChunkReader(StreamReader):
         # Every chunk repeats the usage so far: a stream cut before its last chunk has partial
         # (but real, never summed) counts.
         return Reading(stream.usage(), meta, partial=not stream.finished())
-
-
-def _stream_wrapper(is_async: bool) -> Any:
-    """The wrapper of a generate-content stream method: the core's path, as a stream."""
-
-    def send(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        ctx = open_call(ADAPTER, "generate_content", instance, kwargs, stream=True)
-        if ctx is None:
-            return wrapped(*args, **kwargs)
-        try:
-            result = wrapped(*args, **ctx.kwargs)
-        except BaseException as exc:
-            with errors.internal_guard("google.genai.record"):
-                ctx.fail(exc)
-            raise
-        return ctx.returned(result)
-
-    async def send_async(
-        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        ctx = open_call(ADAPTER, "generate_content", instance, kwargs, stream=True)
-        if ctx is None:
-            return await wrapped(*args, **kwargs)
-        try:
-            result = await wrapped(*args, **ctx.kwargs)
-        except BaseException as exc:
-            with errors.internal_guard("google.genai.record"):
-                ctx.fail(exc)
-            raise
-        return ctx.returned(result)
-
-    def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if not state.active or not ADAPTER.enabled:
-            return wrapped(*args, **kwargs)
-        if is_async:
-            return send_async(wrapped, instance, args, kwargs)
-        return send(wrapped, instance, args, kwargs)
-
-    return wrapper
 
 
 ADAPTER = GeminiAdapter()

@@ -204,6 +204,33 @@ def test_errors_pass_through_and_are_recorded(sink: llmcost.sinks.MemorySink) ->
     assert (record.status, record.error_type) == ("error", "ClientError")
 
 
+async def test_stream_errors_pass_through_and_are_recorded(
+    sink: llmcost.sinks.MemorySink,
+) -> None:
+    """A stream the API refuses raises the SDK's error where the user iterates, sync and
+    async; each is recorded once as a streamed error."""
+    client = fake_gemini_client(error="unavailable")
+    with pytest.raises(genai_errors.ServerError):
+        for _chunk in client.models.generate_content_stream(
+            model="gemini-2.5-flash", contents="Hi"
+        ):
+            pass
+
+    async def consume() -> None:
+        stream = await client.aio.models.generate_content_stream(
+            model="gemini-2.5-flash", contents="Hi"
+        )
+        async for _chunk in stream:
+            pass
+
+    with pytest.raises(genai_errors.ServerError):
+        await consume()
+    assert [(r.status, r.error_type, r.stream) for r in sink.records] == [
+        ("error", "ServerError", True),
+        ("error", "ServerError", True),
+    ]
+
+
 def test_budget_refuses_before_sending(sink: llmcost.sinks.MemorySink) -> None:
     """A budget that cannot cover the worst case refuses the call: nothing is sent."""
     transport = FakeGeminiTransport()
