@@ -427,6 +427,13 @@ _DEFAULT_CAP_PARAMETERS = ("max_tokens",)
 
 def output_cap(operation: str, request: Mapping[str, Any]) -> int | None:
     """The output cap the request sets itself, if any."""
+    if operation == "generate_content":
+        # Gemini: config.max_output_tokens (a dict or a GenerateContentConfig), which bounds
+        # the thinking too (Gemini counts thoughts against it).
+        config = request.get("config")
+        if isinstance(config, Mapping):
+            return _positive_int(config.get("max_output_tokens"))
+        return _positive_int(getattr(config, "max_output_tokens", None))
     for name in OUTPUT_CAP_PARAMETERS.get(operation, _DEFAULT_CAP_PARAMETERS):
         value = request.get(name)
         if value is None:

@@ -19,6 +19,10 @@ Approximation rules (documented in ``docs/budgets.md``):
 * **Tools and schemas**: each tool definition counts the tokens of its compact JSON plus
   :data:`TOOL_OVERHEAD_TOKENS`; JSON is wordier than the format providers render, so this
   errs high.
+* **Gemini** (:func:`count_gemini_tokens`): Gemini's tokenizer is not bundled. Text is counted
+  with ``o200k_base`` times :data:`GEMINI_MARGIN` (rounded up); every image, audio, video or
+  document part counts :data:`GEMINI_MEDIA_TOKENS` whatever its size. The result is an
+  estimate (records made from it say ``estimated=True``); ``models.count_tokens`` is exact.
 * **Anthropic** (:func:`count_anthropic_tokens`): Claude's tokenizer is not public. The same
   rules are applied with ``o200k_base`` and the result is multiplied by
   :data:`ANTHROPIC_MARGIN` (rounded up), so estimates err high rather than low. Use
@@ -40,6 +44,7 @@ import json
 import math
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from functools import partial
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -51,12 +56,15 @@ __all__ = [
     "ANTHROPIC_MARGIN",
     "ANTHROPIC_TOOL_SYSTEM_TOKENS",
     "ENCODINGS",
+    "GEMINI_MARGIN",
+    "GEMINI_MEDIA_TOKENS",
     "IMAGE_TOKENS_DEFAULT",
     "IMAGE_TOKENS_LOW",
     "MESSAGE_OVERHEAD_TOKENS",
     "REPLY_PRIMING_TOKENS",
     "TOOL_OVERHEAD_TOKENS",
     "count_anthropic_tokens",
+    "count_gemini_tokens",
     "count_message_tokens",
     "count_responses_input_tokens",
     "count_tokens",
@@ -86,6 +94,14 @@ ANTHROPIC_TOOL_SYSTEM_TOKENS = 346
 #: same English text and code, and newer Claude tokenizers up to about 35% more; 1.35 keeps
 #: the estimate on the high side, which is the safe side for a budget.
 ANTHROPIC_MARGIN = 1.35
+#: Multiplier on o200k counts for Gemini models, whose SentencePiece tokenizer is not
+#: bundled. Gemini's 256k vocabulary splits English prose about as finely as o200k, and code
+#: and other languages somewhat more; 1.2 keeps the estimate on the high side.
+GEMINI_MARGIN = 1.2
+#: Tokens assumed for each Gemini image, audio, video or document part, not decoded: one
+#: image at the default (high) media resolution of Gemini 3 models. Audio (32 tokens per
+#: second) and video (about 260 per second) longer than a few seconds cost more.
+GEMINI_MEDIA_TOKENS = 1120
 
 #: The bundled encodings and the sha256 of their rank files (equal to the ``expected_hash``
 #: values tiktoken itself uses for these files).
@@ -641,6 +657,70 @@ def count_anthropic_tokens(
     return _with_margin(total)
 
 
+_GEMINI_MEDIA_KEYS = ("inline_data", "inlineData", "file_data", "fileData")
+_GEMINI_CALL_KEYS = ("function_call", "functionCall", "function_response", "functionResponse")
+
+
+def _gemini_part_tokens(part: Any, encoding: str) -> int:
+    if isinstance(part, str):
+        return _count(part, encoding)
+    mapping = _as_mapping(part)
+    if mapping is None:
+        # PIL images, uploaded File objects: media the SDK sends as a part.
+        return GEMINI_MEDIA_TOKENS
+    total = 0
+    text = mapping.get("text")
+    if isinstance(text, str):
+        total += _count(text, encoding)
+    if any(not _absent(mapping.get(key)) for key in _GEMINI_MEDIA_KEYS):
+        total += GEMINI_MEDIA_TOKENS
+    for key in _GEMINI_CALL_KEYS:
+        call = mapping.get(key)
+        if not _absent(call):
+            total += 3 + _json_tokens(_as_mapping(call) or str(call), encoding)
+    parts = mapping.get("parts")
+    if isinstance(parts, (list, tuple)):  # a Content: role + parts
+        total += MESSAGE_OVERHEAD_TOKENS + sum(_gemini_part_tokens(p, encoding) for p in parts)
+    return total
+
+
+def count_gemini_tokens(
+    contents: Any,
+    model: str,
+    system_instruction: Any = None,
+    tools: Any = None,
+) -> int:
+    """Estimate the input tokens of a Gemini ``generate_content`` request, offline.
+
+    ``contents`` takes every shape ``google-genai`` accepts: a string, a ``Part`` or
+    ``Content`` (SDK objects or dicts, snake_case or camelCase), or a list of them. Text is
+    counted with ``o200k_base``; each ``Content`` adds 3 tokens; function calls and responses
+    count their JSON; each image, audio, video, document or file part counts
+    :data:`GEMINI_MEDIA_TOKENS` (not decoded); tools count their compact JSON. The sum is
+    multiplied by :data:`GEMINI_MARGIN` and rounded up: an approximation that errs high for
+    text. For the exact count use the free ``client.models.count_tokens``.
+
+    Example:
+        >>> count_gemini_tokens("Explain how AI works in a few words", "gemini-2.5-flash")
+        10
+    """
+    del model  # every Gemini model shares the approximation
+    encoding = "o200k_base"
+    if _absent(contents):
+        total = 0
+    elif isinstance(contents, (list, tuple)):
+        total = sum(_gemini_part_tokens(item, encoding) for item in contents)
+    else:
+        total = _gemini_part_tokens(contents, encoding)
+    if not _absent(system_instruction):
+        if isinstance(system_instruction, (list, tuple)):
+            total += sum(_gemini_part_tokens(item, encoding) for item in system_instruction)
+        else:
+            total += _gemini_part_tokens(system_instruction, encoding)
+    total += _tools_tokens(tools, encoding)
+    return math.ceil(total * GEMINI_MARGIN)
+
+
 # --- whole requests (the budget engine's entry point) ----------------------------------------
 
 
@@ -672,6 +752,8 @@ def estimate_request_input_tokens(provider: str, operation: str, request: Mappin
     Args:
         provider: ``"openai"`` or ``"anthropic"`` (or another provider speaking their APIs).
         operation: ``"chat"`` (messages, tools, functions, response_format),
+            ``"generate_content"`` (Gemini: contents, config.system_instruction and
+            config.tools; a request with ``contents`` is Gemini's for any operation),
             ``"responses"`` (input, instructions, tools), ``"embeddings"`` (input),
             ``"completions"`` (prompt) or ``"messages"`` (Anthropic: messages, system, tools).
         request: The keyword arguments given to the SDK method.
@@ -686,6 +768,16 @@ def estimate_request_input_tokens(provider: str, operation: str, request: Mappin
     """
     model = request.get("model")
     model_name = model if isinstance(model, str) else ""
+    if operation == "generate_content" or "contents" in request:  # Gemini (google-genai)
+        config = request.get("config")
+        # a dict, or a GenerateContentConfig (read by attribute: its tools may be functions)
+        read = config.get if isinstance(config, Mapping) else partial(getattr, config)
+        return count_gemini_tokens(
+            request.get("contents"),
+            model_name,
+            system_instruction=read("system_instruction", None),
+            tools=read("tools", None),
+        )
     if operation == "messages":
         return count_anthropic_tokens(
             request.get("messages") or [],

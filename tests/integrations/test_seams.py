@@ -66,6 +66,7 @@ def test_every_seam_is_listed_with_what_degrades() -> None:
         "transport",
         "request_id",
         "raw_stream",
+        "genai_api_client",
     }
     for attribute, consequence in _seams.SEAMS.values():
         assert attribute.startswith("_")

@@ -100,4 +100,5 @@ def test_models_listing() -> None:
     assert all(m.provider == "anthropic" for m in anthropic)
     assert [m.id for m in anthropic] == sorted(m.id for m in anthropic)
     assert catalog.models("bedrock") == anthropic
-    assert len(catalog.models()) == len(catalog) == len(anthropic) + len(catalog.models("openai"))
+    providers = ("anthropic", "openai", "google")
+    assert len(catalog.models()) == len(catalog) == sum(len(catalog.models(p)) for p in providers)

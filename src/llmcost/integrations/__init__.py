@@ -17,6 +17,7 @@ __all__ = ["instrument", "integrations", "uninstrument"]
 _MODULES = {
     "openai": "llmcost.integrations.openai",
     "anthropic": "llmcost.integrations.anthropic",
+    "google.genai": "llmcost.integrations.gemini",
 }
 
 

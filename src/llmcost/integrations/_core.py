@@ -74,6 +74,8 @@ class Billed:
     #: ``call``: the method sends the request; ``custom``: the adapter wraps it itself.
     kind: Literal["call", "custom"] = "call"
     wrapper: Callable[..., Any] | None = None
+    #: The method always returns a stream (a streaming-only method, not ``stream=True``).
+    stream: bool = False
 
 
 class TextSample:
@@ -170,6 +172,14 @@ class Adapter:
         whose usage could not be read)."""
         return {}
 
+    def request_id_of(self, body: Any) -> Any:
+        """The request id a parsed response object carries (not a header), if any."""
+        return _seams.read("request_id", body)
+
+    def replays(self, instance: Any) -> bool:
+        """Whether the transport under ``instance`` replays recorded answers."""
+        return transport_replays(instance)
+
 
 class StreamReader:
     """Sees every item of one stream; says at the end what the stream reported."""
@@ -237,10 +247,10 @@ class CallContext:
         """Request id and replay facts from the HTTP response, the body and the transport."""
         meta = header_facts(getattr(self.http, "headers", None), self.adapter.request_id_header)
         if meta.get("request_id") is None and body is not None and not isinstance(body, dict):
-            request_id = _seams.read("request_id", body)
+            request_id = self.adapter.request_id_of(body)
             if isinstance(request_id, str):
                 meta["request_id"] = request_id
-        if not meta.get("replayed") and transport_replays(self.instance):
+        if not meta.get("replayed") and self.adapter.replays(self.instance):
             meta["replayed"] = True
         return meta
 
@@ -661,11 +671,14 @@ def open_call(
 _sending: ContextVar[bool] = ContextVar("llmcost_sending", default=False)
 
 
-def make_wrapper(adapter: Adapter, operation: str, is_async: bool) -> Callable[..., Any]:
+def make_wrapper(
+    adapter: Adapter, operation: str, is_async: bool, streams: bool = False
+) -> Callable[..., Any]:
     """The wrapt wrapper of one billed method (the same path for every provider)."""
 
     def send(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        ctx = open_call(adapter, operation, instance, kwargs, stream=kwargs.get("stream") is True)
+        stream = streams or kwargs.get("stream") is True
+        ctx = open_call(adapter, operation, instance, kwargs, stream=stream)
         if ctx is None:
             return wrapped(*args, **kwargs)
         token = _sending.set(True)
@@ -683,7 +696,8 @@ def make_wrapper(adapter: Adapter, operation: str, is_async: bool) -> Callable[.
         wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         # Opened when awaited, i.e. when the request is really sent, in the awaiting task.
-        ctx = open_call(adapter, operation, instance, kwargs, stream=kwargs.get("stream") is True)
+        stream = streams or kwargs.get("stream") is True
+        ctx = open_call(adapter, operation, instance, kwargs, stream=stream)
         if ctx is None:
             return await wrapped(*args, **kwargs)
         token = _sending.set(True)
@@ -721,7 +735,8 @@ def integration_for(adapter: Adapter) -> Integration:
             Target(
                 billed.module,
                 billed.path,
-                billed.wrapper or make_wrapper(adapter, billed.operation, billed.is_async),
+                billed.wrapper
+                or make_wrapper(adapter, billed.operation, billed.is_async, billed.stream),
             )
             for billed in adapter.billed()
         ]

@@ -47,6 +47,10 @@ SEAMS: dict[str, tuple[str, str]] = {
         "streams of the .stream() helpers are recorded from the helper's final message "
         "(estimated) or when collected",
     ),
+    "genai_api_client": (
+        "_api_client",
+        "google-genai calls on Vertex AI are recorded as provider gcp.gemini",
+    ),
 }
 
 _MISSING: Any = object()

@@ -28,7 +28,7 @@ from llmcost.pricing._schema import HistoryEntry, ModelEntry, ModelOverride, Ove
 __all__ = ["Catalog", "ModelPrice", "bundled_catalog", "load_catalog"]
 
 BUNDLED_VERSION = "2026.11.22"
-_BUNDLED_PROVIDERS = ("openai", "anthropic")
+_BUNDLED_PROVIDERS = ("openai", "anthropic", "google")
 _MEMO_LIMIT = 4096
 _ONE = Decimal(1)
 
@@ -45,6 +45,11 @@ _PROVIDER_ALIASES = {
     "vertex": "anthropic",
     "vertex_ai": "anthropic",
     "google-vertex": "anthropic",
+    # Gemini: the Developer API's OpenTelemetry name. Vertex AI also serves Claude, so
+    # "gcp.vertex_ai" names no single catalog provider and does not filter.
+    "google": "google",
+    "gemini": "google",
+    "gcp.gemini": "google",
 }
 _STANDARD_TIERS = frozenset({"", "auto", "default", "standard", "standard_only", "scale"})
 _BEDROCK = re.compile(

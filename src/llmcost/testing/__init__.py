@@ -1,7 +1,7 @@
 """Fake providers for tests, examples and demos: real SDK clients, fake HTTP transport.
 
-The fakes plug into the ``openai`` and ``anthropic`` clients through their ``httpx2``
-transport, so every line of the real SDK runs; only the network is replaced.
+The fakes plug into the ``openai``, ``anthropic`` and ``google-genai`` clients through their
+``httpx2`` transport, so every line of the real SDK runs; only the network is replaced.
 
 Example:
     >>> import llmcost.testing
@@ -17,10 +17,12 @@ from llmcost._lazy import lazy_attributes
 
 __all__ = [
     "FakeAnthropicTransport",
+    "FakeGeminiTransport",
     "FakeOpenAITransport",
     "fake_anthropic_client",
     "fake_async_anthropic_client",
     "fake_async_openai_client",
+    "fake_gemini_client",
     "fake_openai_client",
 ]
 
@@ -34,6 +36,8 @@ _lazy = lazy_attributes(
         "FakeAnthropicTransport": "llmcost.testing._anthropic:FakeAnthropicTransport",
         "fake_anthropic_client": "llmcost.testing._anthropic:fake_anthropic_client",
         "fake_async_anthropic_client": "llmcost.testing._anthropic:fake_async_anthropic_client",
+        "FakeGeminiTransport": "llmcost.testing._gemini:FakeGeminiTransport",
+        "fake_gemini_client": "llmcost.testing._gemini:fake_gemini_client",
     },
 )
 
