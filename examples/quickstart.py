@@ -2,8 +2,8 @@
 
 Run: python examples/quickstart.py [costs.jsonl]      (or: llmcost demo)
 
-Real ``openai`` and ``anthropic`` SDK clients talk to the fake providers of
-``llmcost.testing``. Four features are tagged with ``@llmcost.track_cost``, one streamed call
+Real ``openai``, ``anthropic`` and ``google-genai`` SDK clients talk to the fake providers of
+``llmcost.testing``. Five features are tagged with ``@llmcost.track_cost``, one streamed call
 per provider shows the usage its stream reported next to what llmcost recorded, a budget
 refuses one call before it is sent, every record goes to a JSONL file, and the file is read back and
 summarised per feature. The code it runs is ``src/llmcost/demo.py``, written to be read;
@@ -24,9 +24,10 @@ def main() -> int:
         "support_chat",
         "summarize",
         "search",
+        "translate",
         "live_chat",
     }
-    exact_streams = len(result.streams) == 2 and all(
+    exact_streams = len(result.streams) == 3 and all(
         (reply.input_tokens, reply.output_tokens) == (record.input_tokens, record.output_tokens)
         for reply, record in result.streams
     )

@@ -16,7 +16,8 @@ from llmcost.demo import run_demo
 
 
 def test_demo_records_three_features_and_one_refusal(tmp_path: Path) -> None:
-    """Seven calls are made and priced exactly; the eighth is refused before it is sent."""
+    """Nine calls to three providers are made and priced exactly; the tenth is refused before
+    it is sent."""
     path = tmp_path / "costs.jsonl"
     out = io.StringIO()
     result = run_demo(path, out=out)
@@ -26,24 +27,31 @@ def test_demo_records_three_features_and_one_refusal(tmp_path: Path) -> None:
         "support_chat",
         "summarize",
         "search",
+        "translate",
+        "live_chat",
         "live_chat",
         "live_chat",
         "summarize",
     ]
-    assert {r.provider for r in result.records} == {"openai", "anthropic"}
+    assert {r.provider for r in result.records} == {"openai", "anthropic", "gcp.gemini"}
     assert all(r.replayed and r.priced and r.project == "helpdesk" for r in result.records)
     # gpt-4o-mini 1,200 in / 300 out; claude-sonnet-4-6 3,000 in (2,000 cache reads) / 250 out;
-    # text-embedding-3-small 64 in; streamed: gpt-4o-mini 900 / 120, claude-haiku-4-5 1,800 / 90.
+    # text-embedding-3-small 64 in; gemini-2.5-flash 400 in / 1,100 out (700 thinking);
+    # streamed: gpt-4o-mini 900 / 120, claude-haiku-4-5 1,800 / 90, gemini-2.5-flash again.
     costs = [r.total_cost_usd for r in result.records]
     assert costs == [
         Decimal("0.00036"),
         Decimal("0.00036"),
         Decimal("0.00735"),
         Decimal("0.00000128"),
+        Decimal("0.00287"),
         Decimal("0.000207"),
         Decimal("0.00225"),
+        Decimal("0.00287"),
         Decimal("0.00735"),
     ]
+    gemini = [r for r in result.records if r.provider == "gcp.gemini"]
+    assert [(r.output_tokens, r.reasoning_tokens) for r in gemini] == [(1100, 700), (1100, 700)]
     assert result.total_usd == sum(costs, Decimal(0))
 
     refused = result.refused
@@ -65,12 +73,13 @@ def test_demo_writes_jsonl_and_summarises_it_per_feature(tmp_path: Path) -> None
         "summarize": 2,
         "support_chat": 2,
         "search": 1,
-        "live_chat": 2,
+        "translate": 1,
+        "live_chat": 3,
     }
     assert sum(row.total_cost_usd for row in result.by_feature) == result.total_usd
     text = out.getvalue()
     assert "refused before sending: llmcost.BudgetExceeded" in text
-    assert f"7 records appended to {path}" in text
+    assert f"9 records appended to {path}" in text
     assert "TOTAL" in text
     assert "Every call was answered by a fake transport (replayed=True)" in text
 
@@ -80,8 +89,8 @@ def test_demo_appends_and_summarises_only_its_own_records(tmp_path: Path) -> Non
     path = tmp_path / "costs.jsonl"
     run_demo(path, out=io.StringIO())
     result = run_demo(path, out=io.StringIO())
-    assert len(list(llmcost.read_records(path))) == 14
-    assert sum(row.requests for row in result.by_feature) == len(result.records) == 7
+    assert len(list(llmcost.read_records(path))) == 18
+    assert sum(row.requests for row in result.by_feature) == len(result.records) == 9
 
 
 def test_demo_leaves_llmcost_switched_off(tmp_path: Path) -> None:
@@ -103,7 +112,7 @@ def test_llmcost_demo_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     printed = capsys.readouterr().out
     assert "llmcost demo" in printed
     assert "Cost by feature" in printed
-    assert len(list(llmcost.read_records(path))) == 7
+    assert len(list(llmcost.read_records(path))) == 9
 
 
 def test_demo_without_a_path_uses_a_temporary_directory(
@@ -129,6 +138,7 @@ def test_demo_shows_one_stream_per_provider_with_its_exact_usage(tmp_path: Path)
     assert [(reply.provider, record.provider) for reply, record in result.streams] == [
         ("openai", "openai"),
         ("anthropic", "anthropic"),
+        ("gemini", "gcp.gemini"),
     ]
     for reply, record in result.streams:
         assert record.stream
@@ -142,6 +152,7 @@ def test_demo_shows_one_stream_per_provider_with_its_exact_usage(tmp_path: Path)
     assert [(r.input_tokens, r.output_tokens) for _, r in result.streams] == [
         (900, 120),
         (1800, 90),
+        (400, 1100),
     ]
     text = out.getvalue()
     assert "the stream said 900 in / 120 out; llmcost recorded 900 in / 120 out (exact)" in text

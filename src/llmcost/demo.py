@@ -35,6 +35,7 @@ import llmcost
 if TYPE_CHECKING:
     import anthropic
     import openai
+    from google import genai
 
     from llmcost.report import SummaryRow
     from llmcost.testing import FakeOpenAITransport
@@ -46,6 +47,7 @@ CHAT_MODEL = "gpt-4o-mini"
 SUMMARY_MODEL = "claude-sonnet-4-6"
 EMBEDDING_MODEL = "text-embedding-3-small"
 STREAM_SUMMARY_MODEL = "claude-haiku-4-5"
+TRANSLATE_MODEL = "gemini-2.5-flash"
 DIGEST_BUDGET_USD = Decimal("0.02")
 
 
@@ -87,10 +89,40 @@ class HelpdeskApp:
         chat: openai.OpenAI,
         claude: anthropic.Anthropic,
         claude_stream: anthropic.Anthropic | None = None,
+        gemini: genai.Client | None = None,
     ) -> None:
         self.chat = chat
         self.claude = claude
         self.claude_stream = claude_stream or claude
+        self.gemini = gemini
+
+    @llmcost.track_cost(feature="translate")
+    def translate(self, text: str) -> str:
+        """A Gemini call that thinks before it answers (thinking is billed as output)."""
+        assert self.gemini is not None
+        response = self.gemini.models.generate_content(
+            model=TRANSLATE_MODEL, contents=f"Translate into German: {text}"
+        )
+        return response.text or ""
+
+    @llmcost.track_cost(feature="live_chat")
+    def stream_translation(self, text: str) -> StreamedReply:
+        """A Gemini reply streamed chunk by chunk: the last chunk's usage is the total."""
+        assert self.gemini is not None
+        reply = StreamedReply("gemini", TRANSLATE_MODEL)
+        for chunk in self.gemini.models.generate_content_stream(
+            model=TRANSLATE_MODEL, contents=f"Translate into French: {text}"
+        ):
+            reply.chunks += 1
+            reply.text += chunk.text or ""
+            usage = chunk.usage_metadata
+            if usage is not None and usage.prompt_token_count is not None:
+                reply.input_tokens = usage.prompt_token_count
+                # Thinking is billed as output: the record's output includes it.
+                reply.output_tokens = (usage.candidates_token_count or 0) + (
+                    usage.thoughts_token_count or 0
+                )
+        return reply
 
     @llmcost.track_cost(feature="support_chat", tier="pro")
     def answer(self, question: str) -> str:
@@ -175,6 +207,23 @@ class StreamedReply:
     chunks: int = 0
     input_tokens: int | None = None
     output_tokens: int | None = None
+
+
+def _fake_gemini() -> genai.Client | None:
+    """A Gemini client on a fake transport, when google-genai is installed (``llmcost[gemini]``)."""
+    import importlib.util
+
+    if importlib.util.find_spec("google.genai") is None:
+        return None
+    from llmcost.testing import fake_gemini_client
+
+    # 700 of the 1,100 output tokens are thinking: billed as output, recorded as reasoning.
+    client: genai.Client = fake_gemini_client(
+        text="Der Drucker ist wieder online.",
+        thought_text="The user wants German.",
+        usage={"input_tokens": 400, "output_tokens": 1100, "reasoning_tokens": 700},
+    )
+    return client
 
 
 def _fake_clients() -> tuple[
@@ -265,7 +314,7 @@ def run_demo(jsonl_path: str | Path | None = None, *, out: TextIO | None = None)
     path = Path(jsonl_path)
     result = DemoResult(jsonl_path=path)
 
-    printer.line("llmcost demo: real OpenAI and Anthropic SDK clients on fake transports")
+    printer.line("llmcost demo: real OpenAI, Anthropic and Gemini SDK clients on fake transports")
     printer.line("(no API key, no network; prices from llmcost's bundled catalog)")
     printer.line()
 
@@ -283,7 +332,8 @@ def run_demo(jsonl_path: str | Path | None = None, *, out: TextIO | None = None)
     llmcost.instrument()
     try:
         chat, claude, claude_stream, openai_transport = _fake_clients()
-        app = HelpdeskApp(chat, claude, claude_stream)
+        gemini = _fake_gemini()
+        app = HelpdeskApp(chat, claude, claude_stream, gemini)
 
         # 2. Use the application as usual: each call is priced and tagged with its feature.
         printer.header()
@@ -292,6 +342,8 @@ def run_demo(jsonl_path: str | Path | None = None, *, out: TextIO | None = None)
         app.summarize("Ticket 4711: printer offline since Monday ... (a long ticket)")
         openai_transport.usage = {"input_tokens": 64, "output_tokens": 0}  # embeddings
         app.embed(["printer offline", "reset router"])
+        if gemini is not None:
+            app.translate("The printer is back online.")
 
         # 3. Streams: the reply arrives chunk by chunk, and the usage only at the end. llmcost
         #    records the call once, when the stream is used up (or closed, or abandoned), with
@@ -301,6 +353,8 @@ def run_demo(jsonl_path: str | Path | None = None, *, out: TextIO | None = None)
             app.stream_answer("Write a two-line status update for the customer."),
             app.stream_summary("Ticket 4711, the whole thread ... (streamed summary)"),
         ]
+        if gemini is not None:
+            replies.append(app.stream_translation("The printer is back online."))
         llmcost.flush()  # the record lines above are printed by a sink: let them arrive
         printer.line()
         printer.line("Streamed calls: the usage each stream reported, as llmcost recorded it")
