@@ -29,6 +29,8 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Any, Literal
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from llmcost import errors
 from llmcost.budgets._amounts import Amounts, Limits, Refusal, Totals
@@ -96,6 +98,12 @@ _ADMIT = (
 local n, member, ttl = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
 local ac, ai, ao, an = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local idle = tonumber(ARGV[8])
+if redis.call('ZSCORE', KEYS[2], member) then
+  -- a retried script whose first run reserved already: reserve once
+  local same = {1}
+  for j = 1, n do same[j + 1] = {''} end
+  return same
+end
 local out = {1}
 local blocked = false
 for j = 0, n - 1 do
@@ -228,12 +236,14 @@ def _limit(value: int | None) -> str:
 class RedisBudgetStore:
     """Budget totals in Redis, shared by every process and replica that uses the same Redis.
 
-    Needs ``pip install "llmcost[redis]"`` (redis-py). Give it a ``redis.Redis`` client (set
-    ``socket_timeout`` so an unreachable Redis fails fast) or a URL.
+    Needs ``pip install "llmcost[redis]"`` (redis-py). Give it a URL or a ``redis.Redis``
+    client; a client of your own should fail fast when Redis is down (``socket_timeout``,
+    and few retries: redis-py retries ten times with backoff by default). Retried scripts are
+    safe: admission reserves once per reservation id, settlement charges once per record id.
 
     Args:
         client: A ``redis.Redis`` client.
-        url: Or a URL, such as ``"redis://localhost:6379/0"`` (timeouts of 0.5 s).
+        url: Or a URL, such as ``"redis://localhost:6379/0"`` (timeouts of 0.5 s, one retry).
         prefix: Prepended to every Redis key llmcost writes.
         reservation_ttl: Seconds a reservation is held at most: the reservations of a process
             that died are given back after this long. Longer than your slowest call.
@@ -277,8 +287,17 @@ class RedisBudgetStore:
         ):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ValueError(f"RedisBudgetStore({name}=...) must be > 0 seconds, got {value!r}")
+        #: Whether this store made its client (from ``url``) and so closes it in close().
+        self._owns_client = client is None
         if client is None:
-            client = redis.Redis.from_url(str(url), socket_timeout=0.5, socket_connect_timeout=0.5)
+            # A budget check sits in front of every call: one quick retry, not redis-py's
+            # default ten with backoff (seconds per call while Redis is down).
+            client = redis.Redis.from_url(
+                str(url),
+                socket_timeout=0.5,
+                socket_connect_timeout=0.5,
+                retry=Retry(NoBackoff(), 1),
+            )
         self.client = client
         self.prefix = prefix
         self.reservation_ttl = reservation_ttl
@@ -294,6 +313,11 @@ class RedisBudgetStore:
 
     def __repr__(self) -> str:
         return f"RedisBudgetStore(prefix={self.prefix!r}, on_store_error={self.on_store_error!r})"
+
+    def close(self) -> None:
+        """Close the connections of a store made from a URL (a client given is left open)."""
+        if self._owns_client:
+            self.client.close()
 
     # -- failures -----------------------------------------------------------------------------
 

@@ -6,11 +6,16 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from llmcost.budgets import RedisBudgetStore
 
 
 def _free_port() -> int:
@@ -40,7 +45,11 @@ class RedisServer:
 
     def client(self, timeout: float = 2.0) -> redis.Redis:
         return redis.Redis(
-            host="127.0.0.1", port=self.port, socket_timeout=timeout, socket_connect_timeout=timeout
+            host="127.0.0.1",
+            port=self.port,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 1),
         )
 
     def start(self) -> None:
@@ -118,3 +127,18 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def make_store() -> Iterator[Callable[..., RedisBudgetStore]]:
+    """RedisBudgetStore(...), closed at the end of the test."""
+    made: list[RedisBudgetStore] = []
+
+    def make(*args: Any, **kwargs: Any) -> RedisBudgetStore:
+        store = RedisBudgetStore(*args, **kwargs)
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        store.close()

@@ -70,14 +70,14 @@ def day_key(name: str) -> str:
 
 
 def test_four_processes_never_exceed_and_admit_all_that_fits(
-    redis_server: RedisServer, redis_client: redis.Redis
+    redis_server: RedisServer, redis_client: redis.Redis, make_store: Any
 ) -> None:
     """4 processes × 25 threads on one budget: never over it, and exactly as many as fit."""
     worst = worst_case()
     limit = worst * 20 + worst / 2  # room for 20 worst cases, not 21
     results = run_workers(redis_server, "t1:", limit, fraction=1.0, calls=3)
     admitted = sum(result["admitted"] for result in results)
-    store = RedisBudgetStore(url=redis_server.url, prefix="t1:")
+    store = make_store(url=redis_server.url, prefix="t1:")
     totals = store.read(day_key("shared"))
     assert totals.spent.cost_usd <= limit
     assert totals.reserved == Amounts()
@@ -87,21 +87,21 @@ def test_four_processes_never_exceed_and_admit_all_that_fits(
 
 
 def test_admissions_rise_after_settlement_when_real_cost_is_far_below_worst(
-    redis_server: RedisServer, redis_client: redis.Redis
+    redis_server: RedisServer, redis_client: redis.Redis, make_store: Any
 ) -> None:
     """Real cost a tenth of the worst case: settlement frees room, many more calls get in."""
     worst = worst_case()
     limit = worst * 20 + worst / 2
     results = run_workers(redis_server, "t2:", limit, fraction=0.1, calls=4)
     admitted = sum(result["admitted"] for result in results)
-    totals = RedisBudgetStore(url=redis_server.url, prefix="t2:").read(day_key("shared"))
+    totals = make_store(url=redis_server.url, prefix="t2:").read(day_key("shared"))
     assert totals.spent.cost_usd <= limit
     assert admitted == totals.spent.calls
     assert admitted >= 60  # three times the 20 that fit at the worst case
 
 
 def test_a_killed_process_reservations_expire_within_the_ttl(
-    redis_server: RedisServer, redis_client: redis.Redis
+    redis_server: RedisServer, redis_client: redis.Redis, make_store: Any
 ) -> None:
     """SIGKILL while holding reservations: they are given back within reservation_ttl."""
     worst = worst_case()
@@ -110,7 +110,7 @@ def test_a_killed_process_reservations_expire_within_the_ttl(
     args = [str(a) for a in (redis_server.url, "t3:", 3, 1, 1.0, 60.0, ttl, limit)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     worker = subprocess.Popen([sys.executable, str(WORKER), *args], env=env)
-    store = RedisBudgetStore(url=redis_server.url, prefix="t3:")
+    store = make_store(url=redis_server.url, prefix="t3:")
     key = day_key("shared")
     try:
         deadline = time.monotonic() + 60
@@ -131,10 +131,10 @@ def test_a_killed_process_reservations_expire_within_the_ttl(
 
 
 def test_day_windows_split_at_midnight_utc_and_a_month_sums_its_days(
-    redis_server: RedisServer, redis_client: redis.Redis
+    redis_server: RedisServer, redis_client: redis.Redis, make_store: Any
 ) -> None:
     """23:59:59 and 00:00:01 UTC land in two days; the month holds both."""
-    store = RedisBudgetStore(url=redis_server.url, prefix="t4:")
+    store = make_store(url=redis_server.url, prefix="t4:")
     daily = llmcost.budget(max_cost_usd=1, per="user_id", window="day", name="d", store=store)
     monthly = llmcost.budget(max_cost_usd=1, per="user_id", window="month", name="m", store=store)
     llmcost.configure(budgets=[daily, monthly])
@@ -169,10 +169,10 @@ def test_day_windows_split_at_midnight_utc_and_a_month_sums_its_days(
 
 
 def test_a_month_budget_refuses_on_the_sum_of_earlier_days(
-    redis_server: RedisServer, redis_client: redis.Redis
+    redis_server: RedisServer, redis_client: redis.Redis, make_store: Any
 ) -> None:
     """Spend on the 1st of this month counts against a call made today."""
-    store = RedisBudgetStore(url=redis_server.url, prefix="t5:")
+    store = make_store(url=redis_server.url, prefix="t5:")
     worst = worst_case()
     monthly = llmcost.budget(max_cost_usd=worst * 2, window="month", name="team", store=store)
     llmcost.configure(budgets=[monthly])
@@ -190,11 +190,15 @@ def test_a_month_budget_refuses_on_the_sum_of_earlier_days(
 
 @pytest.mark.parametrize("mode", ["open", "closed"])
 def test_redis_stopped_mid_run(
-    own_redis: RedisServer, mode: str, caplog: pytest.LogCaptureFixture
+    own_redis: RedisServer,
+    mode: str,
+    caplog: pytest.LogCaptureFixture,
+    request: pytest.FixtureRequest,
 ) -> None:
     """Redis down: 'open' admits and 'closed' refuses, each counted and logged once; what was
     settled before is all there when Redis comes back."""
     client = own_redis.client(timeout=0.3)
+    request.addfinalizer(client.close)
     store = RedisBudgetStore(client, on_store_error=mode)  # type: ignore[arg-type]
     llmcost.configure(
         budgets=[llmcost.budget(max_cost_usd=1, name="svc", window="day", store=store)]
