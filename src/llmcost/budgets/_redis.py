@@ -144,7 +144,7 @@ return out
 
 # KEYS: done marker, then hash, zset per key. ARGV: n, member ('' = nothing reserved),
 # reserved (cost, in, out, calls), actual (cost, in, out, calls), settle ttl, idle ttl,
-# then expire_at per key. Returns the totals of each key after settling.
+# then per key: expire_at and the five limits (for status). Returns each key's totals.
 _SETTLE = (
     _LUA_COMMON
     + """
@@ -169,7 +169,10 @@ for j = 0, n - 1 do
     redis.call('HINCRBY', h, 'si', ARGV[8])
     redis.call('HINCRBY', h, 'so', ARGV[9])
     redis.call('HINCRBY', h, 'sn', ARGV[10])
-    keep(h, z, ARGV[13 + j], tonumber(ARGV[12]))
+    local b = 13 + 6 * j
+    redis.call('HSET', h, 'lc', ARGV[b + 1], 'li', ARGV[b + 2], 'lo', ARGV[b + 3],
+               'lt', ARGV[b + 4], 'ln', ARGV[b + 5])
+    keep(h, z, ARGV[b], tonumber(ARGV[12]))
   end
   out[j + 1] = totals(h)
 end
@@ -439,9 +442,16 @@ class RedisBudgetStore:
             int(self.settle_ttl),
             int(self.idle_ttl),
         ]
-        args += [
-            "" if entry.expires_at is None else str(int(entry.expires_at)) for entry in entries
-        ]
+        for entry in entries:
+            limits = entry.limits
+            args += [
+                "" if entry.expires_at is None else str(int(entry.expires_at)),
+                "" if limits.cost_usd is None else str(limits.cost_usd),
+                _limit(limits.input_tokens),
+                _limit(limits.output_tokens),
+                _limit(limits.total_tokens),
+                _limit(limits.calls),
+            ]
         try:
             reply = self._settle(keys=keys, args=args)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
