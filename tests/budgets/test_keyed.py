@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -167,3 +169,18 @@ def test_reset_forgets_the_shared_in_memory_totals() -> None:
     assert shared_memory_store().keys() == [f"r@{today()}"]
     llmcost.reset()
     assert shared_memory_store().keys() == []
+
+
+def test_budgets_import_redis_only_when_the_redis_store_is_used() -> None:
+    """`import llmcost`, llmcost.budgets and a keyed budget leave redis-py unimported."""
+    code = (
+        "import sys, llmcost, llmcost.budgets; "
+        "llmcost.budget(max_calls=1, per='user_id', window='day', name='x'); "
+        "print('redis' in sys.modules); "
+        "llmcost.budgets.RedisBudgetStore; "
+        "print('redis' in sys.modules)"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert output.split() == ["False", "True"]

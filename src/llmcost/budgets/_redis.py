@@ -246,7 +246,7 @@ class RedisBudgetStore:
 
     Args:
         client: A ``redis.Redis`` client.
-        url: Or a URL, such as ``"redis://localhost:6379/0"`` (timeouts of 0.5 s, one retry).
+        url: Or a URL, such as ``"redis://localhost:6379/0"`` (``timeout``, one retry).
         prefix: Prepended to every Redis key llmcost writes.
         reservation_ttl: Seconds a reservation is held at most: the reservations of a process
             that died are given back after this long. Longer than your slowest call.
@@ -256,6 +256,7 @@ class RedisBudgetStore:
             and logged once until Redis answers again.
         idle_ttl: Seconds an unused key of a budget without a window is kept.
         settle_ttl: Seconds a settled record id is remembered (a retry within it is ignored).
+        timeout: Socket timeout, in seconds, of the client made from ``url``.
 
     Example:
         >>> import llmcost
@@ -275,6 +276,7 @@ class RedisBudgetStore:
         on_store_error: OnStoreError = "open",
         idle_ttl: float = 90 * 86400.0,
         settle_ttl: float = 86400.0,
+        timeout: float = 0.5,
     ) -> None:
         if on_store_error not in ("open", "closed"):
             raise ValueError(
@@ -287,6 +289,7 @@ class RedisBudgetStore:
             ("reservation_ttl", reservation_ttl),
             ("idle_ttl", idle_ttl),
             ("settle_ttl", settle_ttl),
+            ("timeout", timeout),
         ):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ValueError(f"RedisBudgetStore({name}=...) must be > 0 seconds, got {value!r}")
@@ -297,8 +300,8 @@ class RedisBudgetStore:
             # default ten with backoff (seconds per call while Redis is down).
             client = redis.Redis.from_url(
                 str(url),
-                socket_timeout=0.5,
-                socket_connect_timeout=0.5,
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
                 retry=Retry(NoBackoff(), 1),
             )
         self.client = client

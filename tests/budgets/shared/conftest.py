@@ -135,6 +135,7 @@ def make_store() -> Iterator[Callable[..., RedisBudgetStore]]:
     made: list[RedisBudgetStore] = []
 
     def make(*args: Any, **kwargs: Any) -> RedisBudgetStore:
+        kwargs.setdefault("timeout", 30)  # a loaded CI machine: wait rather than fail open
         store = RedisBudgetStore(*args, **kwargs)
         made.append(store)
         return store

@@ -27,7 +27,8 @@ def main() -> None:
     threads, calls = int(sys.argv[3]), int(sys.argv[4])
     fraction, latency, ttl = float(sys.argv[5]), float(sys.argv[6]), float(sys.argv[7])
     limit = sys.argv[8]
-    store = RedisBudgetStore(url=url, prefix=prefix, reservation_ttl=ttl)
+    # A loaded CI machine can keep Redis from answering for a while: wait, do not fail open.
+    store = RedisBudgetStore(url=url, prefix=prefix, reservation_ttl=ttl, timeout=30)
     llmcost.configure(
         budgets=[llmcost.budget(max_cost_usd=limit, name="shared", window="day", store=store)]
     )
