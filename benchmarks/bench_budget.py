@@ -25,7 +25,8 @@ prepared before the timing starts, with or without a budget open in it:
   tokens counted) on the in-process store and on a ``RedisBudgetStore`` over loopback. The
   Redis server is ``$LLMCOST_BENCH_REDIS_URL``, or a ``redis-server`` this script starts on a
   free port (and stops). Their difference is what admission + settlement on Redis add per
-  call; the commands Redis counted (``INFO stats``) give the round trips per call.
+  call; the scripts Redis counted (``INFO commandstats``) give the round trips per call, and
+  ``redis-py alone: two PINGs`` is the floor of any two round trips through redis-py.
 
 The figure the issue names, the budget check beyond tokenization, is measured directly:
 ``open budget, tokens counted`` minus ``bare``. Subtracting the tokenizer timed in its own tight
@@ -185,6 +186,18 @@ def daily_redis() -> Iterator[Callable[[], object]]:
 
 
 @contextmanager
+def two_pings() -> Iterator[Callable[[], object]]:
+    """The floor: two round trips of redis-py itself (PING, PING) on the same connection pool."""
+    ping = _redis_store.client.ping
+
+    def twice() -> None:
+        ping()
+        ping()
+
+    yield twice
+
+
+@contextmanager
 def _redis_server() -> Iterator[str | None]:
     """A Redis URL: $LLMCOST_BENCH_REDIS_URL, or a redis-server started here, or None."""
     url = os.environ.get("LLMCOST_BENCH_REDIS_URL")
@@ -320,6 +333,7 @@ def _main(redis_url: str | None) -> None:
 
         _redis_store = RedisBudgetStore(url=redis_url, prefix="llmcost-bench:")
         variants["daily budget, Redis (tokens counted)"] = daily_redis
+        variants["redis-py alone: two PINGs"] = two_pings
         derived.update(REDIS_DERIVED)
         commands_before = _round_trips(_redis_store.client)
     else:
