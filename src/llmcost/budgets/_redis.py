@@ -50,6 +50,21 @@ MAX_COST_USD = Decimal(9_000_000)
 _FIELDS = ("sc", "si", "so", "sn", "uc", "ui", "uo", "un")
 
 _LUA_COMMON = """
+-- The arguments come as one string, fields separated by '|' (one argument to encode and
+-- send instead of ~20: most of a call's client-side cost).
+local function split(s)
+  local t, i = {}, 1
+  while true do
+    local j = string.find(s, '|', i, true)
+    if not j then
+      t[#t + 1] = string.sub(s, i)
+      return t
+    end
+    t[#t + 1] = string.sub(s, i, j - 1)
+    i = j + 1
+  end
+end
+local ARGV = split(ARGV[1] or '')
 local function le(a, b)
   -- a <= b for integers written as strings (exact at any size, unlike Lua's doubles)
   local na, nb = string.sub(a, 1, 1) == '-', string.sub(b, 1, 1) == '-'
@@ -100,11 +115,11 @@ local ac, ai, ao, an = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(A
 local idle = tonumber(ARGV[8])
 if redis.call('ZSCORE', KEYS[2], member) then
   -- a retried script whose first run reserved already: reserve once
-  local same = {1}
-  for j = 1, n do same[j + 1] = {''} end
-  return same
+  local same = {'1'}
+  for k = 1, 9 * n do same[k + 1] = '' end
+  return table.concat(same, '|')
 end
-local out = {1}
+local out = {'1'}
 local blocked = false
 for j = 0, n - 1 do
   local h, z, b = KEYS[2 * j + 1], KEYS[2 * j + 2], 8 + 8 * j
@@ -120,12 +135,12 @@ for j = 0, n - 1 do
   elseif ARGV[b + 6] ~= '' and un + an > tonumber(ARGV[b + 6]) then dim = 'calls'
   end
   if dim ~= '' and ARGV[b + 1] ~= '1' then blocked = true end
-  table.insert(v, 1, dim)
-  out[j + 2] = v
+  out[#out + 1] = dim
+  for k = 1, 8 do out[#out + 1] = v[k] end
 end
 if blocked then
-  out[1] = 0
-  return out
+  out[1] = '0'
+  return table.concat(out, '|')
 end
 for j = 0, n - 1 do
   local h, z, b = KEYS[2 * j + 1], KEYS[2 * j + 2], 8 + 8 * j
@@ -138,7 +153,7 @@ for j = 0, n - 1 do
   redis.call('ZADD', z, now + ttl, member)
   keep(h, z, ARGV[b + 7], idle)
 end
-return out
+return table.concat(out, '|')
 """
 )
 
@@ -174,9 +189,10 @@ for j = 0, n - 1 do
                'lt', ARGV[b + 4], 'ln', ARGV[b + 5])
     keep(h, z, ARGV[b], tonumber(ARGV[12]))
   end
-  out[j + 1] = totals(h)
+  local v = totals(h)
+  for k = 1, 8 do out[#out + 1] = v[k] end
 end
-return out
+return table.concat(out, '|')
 """
 )
 
@@ -206,7 +222,7 @@ purge(KEYS[1], KEYS[2])
 local v = totals(KEYS[1])
 local l = redis.call('HMGET', KEYS[1], 'lc', 'li', 'lo', 'lt', 'ln')
 for k = 1, 5 do v[8 + k] = l[k] or '' end
-return v
+return table.concat(v, '|')
 """
 )
 
@@ -225,11 +241,16 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _totals(values: Sequence[Any]) -> Totals:
-    sc, si, so, sn, uc, ui, uo, un = (int(_text(value)) for value in values[:8])
+def _totals(values: Sequence[str]) -> Totals:
+    sc, si, so, sn, uc, ui, uo, un = (int(value) for value in values[:8])
     spent = Amounts(from_units(sc), si, so, sn)
     used = Amounts(from_units(uc), ui, uo, un)
     return Totals(spent, used - spent)
+
+
+def _packed(args: Sequence[str | int | float]) -> str:
+    """The scripts' arguments as one string (see ``split`` in the scripts)."""
+    return "|".join(map(str, args))
 
 
 def _limit(value: int | None) -> str:
@@ -398,7 +419,7 @@ class RedisBudgetStore:
                 "" if limits.cost_usd is None else str(limits.cost_usd),
             ]
         try:
-            reply = self._admit(keys=keys, args=args)
+            reply = self._admit(keys=keys, args=[_packed(args)])
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             self._failed(exc, "admitting a call")
             if self.on_store_error == "closed":
@@ -410,14 +431,16 @@ class RedisBudgetStore:
             return None, [None] * len(entries)
         self._answered()
         refusals: list[Refusal | None] = []
-        for entry, values in zip(entries, reply[1:], strict=True):
+        fields = _text(reply).split("|")
+        for index, entry in enumerate(entries):
+            values = fields[1 + 9 * index : 10 + 9 * index]
             dimension = _text(values[0])
             if not dimension:
                 refusals.append(None)
                 continue
             limit: Decimal | int = getattr(entry.limits, dimension)
             refusals.append(Refusal(dimension, limit, _totals(values[1:])))
-        return (member if int(reply[0]) else None), refusals
+        return (member if fields[0] == "1" else None), refusals
 
     def settle_all(
         self,
@@ -456,14 +479,15 @@ class RedisBudgetStore:
                 _limit(limits.calls),
             ]
         try:
-            reply = self._settle(keys=keys, args=args)
+            reply = self._settle(keys=keys, args=[_packed(args)])
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             self._failed(exc, "settling a call")
             raise BudgetStoreUnavailable(
                 f"llmcost: the Redis budget store cannot be reached to settle {record_id}"
             ) from exc
         self._answered()
-        return [_totals(values) for values in reply]
+        fields = _text(reply).split("|")
+        return [_totals(fields[8 * index : 8 * index + 8]) for index in range(len(entries))]
 
     def release_all(self, token: object, entries: Sequence[Entry], reserved: Amounts) -> None:
         """Give the reservation ``token`` back on every entry."""
@@ -481,7 +505,7 @@ class RedisBudgetStore:
             reserved.calls,
         ]
         try:
-            self._release(keys=keys, args=args)
+            self._release(keys=keys, args=[_packed(args)])
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             # Not given back now: the reservation expires on its own (reservation_ttl).
             self._failed(exc, "releasing a reservation")
@@ -515,7 +539,7 @@ class RedisBudgetStore:
                 f"llmcost: the Redis budget store cannot be reached to read {key!r}"
             ) from exc
         self._answered()
-        return _totals(reply)
+        return _totals(_text(reply).split("|"))
 
     def status(self) -> list[tuple[str, Totals, dict[str, str]]]:
         """Every budget key under the prefix: (key, totals, limits as given), sorted."""
@@ -524,7 +548,7 @@ class RedisBudgetStore:
             name = _text(raw)[len(self.prefix) :]
             if name.startswith("done:"):
                 continue
-            reply = self._read(keys=list(self._keys(name)))
+            reply = _text(self._read(keys=list(self._keys(name)))).split("|")
             limits = dict(
                 zip(
                     (
@@ -534,7 +558,7 @@ class RedisBudgetStore:
                         "max_total_tokens",
                         "max_calls",
                     ),
-                    (_text(value) for value in reply[8:13]),
+                    reply[8:13],
                     strict=True,
                 )
             )
