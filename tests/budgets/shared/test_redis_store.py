@@ -283,3 +283,62 @@ def test_bad_options_are_refused_by_name() -> None:
         RedisBudgetStore(url="redis://127.0.0.1:1/0", on_store_error="maybe")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="reservation_ttl"):
         RedisBudgetStore(url="redis://127.0.0.1:1/0", reservation_ttl=0)
+
+
+def scripts_sent(client: redis.Redis) -> int:
+    stats = client.info("commandstats")
+    return sum(stats.get(name, {}).get("calls", 0) for name in ("cmdstat_evalsha", "cmdstat_eval"))
+
+
+def test_one_script_admits_a_call_on_every_budget_or_on_none(
+    redis_client: redis.Redis, make_store: Any
+) -> None:
+    """Two Redis budgets on one call: one round trip each way; a refusal by the second names
+    it and leaves nothing reserved on the first; an in-memory budget is released too."""
+    store = make_store(redis_client, prefix="t7:")
+    worst = worst_case()
+    per_user = llmcost.budget(max_cost_usd=1, per="user_id", name="user", store=store)
+    per_feature = llmcost.budget(
+        max_cost_usd=worst * 2 + worst / 2, per="feature", name="feat", store=store
+    )
+    llmcost.configure(budgets=[per_user, per_feature])
+    llmcost.instrument()
+    estimate = tokens.estimate_request_input_tokens(
+        "openai", "chat", {"model": MODEL, "messages": MESSAGES}
+    )
+    # Each call really costs its worst case: two fit in the feature's budget, not three.
+    transport = FakeOpenAITransport(usage={"input_tokens": estimate, "output_tokens": MAX_TOKENS})
+    client = fake_openai_client(transport=transport)
+    request = {"model": MODEL, "messages": MESSAGES, "max_tokens": MAX_TOKENS}
+    with llmcost.track_cost(user_id="u-1", feature="search"):
+        client.chat.completions.create(**request)  # also loads the scripts into Redis
+        before = scripts_sent(redis_client)
+        client.chat.completions.create(**request)
+        assert scripts_sent(redis_client) - before == 2  # admission + settlement
+        with llmcost.budget(max_calls=10) as local:
+            with pytest.raises(llmcost.BudgetExceeded, match="'feat:search'") as refused:
+                client.chat.completions.create(**request)
+            assert local.reserved_usd == 0
+    assert refused.value.budget_name == "feat"
+    assert len(transport.requests) == 2
+    assert store.read("user:u-1").reserved == Amounts()
+    assert store.read("user:u-1").spent.calls == 2
+    assert store.read("feat:search").reserved == Amounts()
+    assert store.read("feat:search").spent.cost_usd == worst * 2
+
+
+def test_warn_mode_reserves_over_the_limit_and_counts(
+    redis_client: redis.Redis, make_store: Any
+) -> None:
+    """on_exceed='warn' on Redis: the call goes through, the overshoot is counted."""
+    store = make_store(redis_client, prefix="t8:")
+    b = llmcost.budget(max_calls=1, window="day", name="w", store=store, on_exceed="warn")
+    llmcost.configure(budgets=[b])
+    llmcost.instrument()
+    transport = FakeOpenAITransport()
+    client = fake_openai_client(transport=transport)
+    for _ in range(3):
+        client.chat.completions.create(model=MODEL, messages=MESSAGES, max_tokens=10)
+    assert len(transport.requests) == 3
+    assert b.exceeded_calls == 2
+    assert store.read(day_key("w")).spent.calls == 3
