@@ -67,6 +67,14 @@ def test_template_keys_and_calls_without_the_value() -> None:
     assert shared_memory_store().read("cust:customer:-").spent.calls == 1
 
 
+def test_a_value_cannot_pose_as_another_window() -> None:
+    """'@' in a per value is escaped: the window part of a key is always the budget's own."""
+    b = llmcost.budget(max_calls=1, per="user_id", window="day", name="u")
+    when = datetime(2026, 3, 9, 12, tzinfo=timezone.utc)
+    who = llmcost._context.Attribution(user_id="x@2026-03-10")
+    assert b._entry(who, when).key == "u:x%402026-03-10@2026-03-09"
+
+
 def test_windows_split_at_midnight_and_follow_a_timezone() -> None:
     """23:59:59 and 00:00:01 UTC are two days; a tz moves the day's start."""
     late = datetime(2026, 3, 9, 23, 59, 59, tzinfo=timezone.utc)

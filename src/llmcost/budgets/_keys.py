@@ -54,14 +54,24 @@ def check_per(per: object) -> str:
 
 
 def per_value(per: str, attribution: Any) -> str:
-    """The value of ``per`` for a call attributed as ``attribution`` (scope or record)."""
+    """The value of ``per`` for a call attributed as ``attribution`` (scope or record).
+
+    ``@`` (which starts the window in a key) and ``%`` are escaped as ``%40`` and ``%25``, so
+    no value can pose as another key's window.
+    """
     if "{" not in per:
         value = getattr(attribution, per, None)
-        return value if value else MISSING
-    fields: dict[str, Any] = {name: getattr(attribution, name, None) or MISSING for name in FIELDS}
+        return _escaped(value) if value else MISSING
+    fields: dict[str, Any] = {
+        name: _escaped(getattr(attribution, name, None) or MISSING) for name in FIELDS
+    }
     tags: Mapping[str, str] = getattr(attribution, "tags", None) or {}
-    fields["tags"] = _Tags(tags)
+    fields["tags"] = _Tags({key: _escaped(value) for key, value in tags.items()})
     return per.format_map(fields)
+
+
+def _escaped(value: str) -> str:
+    return value.replace("%", "%25").replace("@", "%40")
 
 
 def window_of(window: Window, when: datetime, tz: Any) -> tuple[str, datetime]:
