@@ -342,3 +342,14 @@ def test_warn_mode_reserves_over_the_limit_and_counts(
     assert len(transport.requests) == 3
     assert b.exceeded_calls == 2
     assert store.read(day_key("w")).spent.calls == 3
+
+
+def test_keys_without_a_window_expire_when_idle(redis_client: redis.Redis, make_store: Any) -> None:
+    """A key of a budget without a window lives idle_ttl after its last use, then goes."""
+    store = make_store(redis_client, prefix="t9:", idle_ttl=3600)
+    llmcost.configure(budgets=[llmcost.budget(max_calls=5, per="user_id", name="n", store=store)])
+    llmcost.record_usage(
+        provider="openai", model=MODEL, input_tokens=1, output_tokens=1, user_id="u-9"
+    )
+    assert 3590 <= redis_client.ttl("t9:n:u-9") <= 3600
+    assert store.read("n:u-9").spent.calls == 1
