@@ -24,9 +24,10 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections import deque
 from collections.abc import Sequence
 from decimal import ROUND_CEILING, Decimal
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import redis
 from redis.backoff import NoBackoff
@@ -47,7 +48,19 @@ UNIT = Decimal("1e-12")
 _SCALE = 10**12
 #: The largest dollar limit whose arithmetic stays exact in Redis's 64-bit integers.
 MAX_COST_USD = Decimal(9_000_000)
-_FIELDS = ("sc", "si", "so", "sn", "uc", "ui", "uo", "un")
+#: Settlements kept in a process while Redis is down, at most; then they are dropped (counted).
+BACKLOG_LIMIT = 10_000
+#: Kept settlements sent again after each script that Redis answered.
+REPLAY_PER_CALL = 20
+
+
+class _Settlement(NamedTuple):
+    token: object
+    entries: tuple[Entry, ...]
+    reserved: Amounts
+    actual: Amounts
+    record_id: str
+
 
 _LUA_COMMON = """
 -- The arguments come as one string, fields separated by '|' (one argument to encode and
@@ -337,6 +350,8 @@ class RedisBudgetStore:
         self._read = client.register_script(_READ)
         self._lock = threading.Lock()
         self._failing = False
+        self._backlog: deque[_Settlement] = deque()
+        self._backlog_full = False
 
     def __repr__(self) -> str:
         return f"RedisBudgetStore(prefix={self.prefix!r}, on_store_error={self.on_store_error!r})"
@@ -371,7 +386,12 @@ class RedisBudgetStore:
         if self._failing:
             with self._lock:
                 self._failing = False
-            logger.warning("llmcost: the Redis budget store answers again")
+            logger.warning(
+                "llmcost: the Redis budget store answers again (%d settlements to send)",
+                len(self._backlog),
+            )
+        if self._backlog:
+            self._replay()
 
     # -- the store ----------------------------------------------------------------------------
 
@@ -450,7 +470,31 @@ class RedisBudgetStore:
         actual: Amounts,
         record_id: str,
     ) -> list[Totals]:
-        """Swap the reservation ``token`` for ``actual`` in one script, once per record id."""
+        """Swap the reservation ``token`` for ``actual`` in one script, once per record id.
+
+        When Redis cannot be reached, the settlement is kept in this process and sent again
+        once Redis answers (see ``backlog``).
+        """
+        settlement = _Settlement(token, tuple(entries), reserved, actual, record_id)
+        try:
+            reply = self._send(settlement)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            self._failed(exc, "settling a call")
+            kept = self._keep(settlement)
+            raise BudgetStoreUnavailable(
+                f"llmcost: the Redis budget store cannot be reached to settle {record_id}; "
+                + (
+                    "the settlement is kept and sent when it answers again"
+                    if kept
+                    else "too many settlements wait already: this one is dropped"
+                )
+            ) from exc
+        self._answered()
+        fields = _text(reply).split("|")
+        return [_totals(fields[8 * index : 8 * index + 8]) for index in range(len(entries))]
+
+    def _send(self, settlement: _Settlement) -> Any:
+        token, entries, reserved, actual, record_id = settlement
         keys = [self.prefix + "done:" + record_id]
         for entry in entries:
             keys.extend(self._keys(entry.key))
@@ -478,16 +522,46 @@ class RedisBudgetStore:
                 _limit(limits.total_tokens),
                 _limit(limits.calls),
             ]
-        try:
-            reply = self._settle(keys=keys, args=[_packed(args)])
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            self._failed(exc, "settling a call")
-            raise BudgetStoreUnavailable(
-                f"llmcost: the Redis budget store cannot be reached to settle {record_id}"
-            ) from exc
-        self._answered()
-        fields = _text(reply).split("|")
-        return [_totals(fields[8 * index : 8 * index + 8]) for index in range(len(entries))]
+        return self._settle(keys=keys, args=[_packed(args)])
+
+    # -- settlements kept while Redis is down -------------------------------------------------
+
+    @property
+    def backlog(self) -> int:
+        """Settlements waiting for Redis to answer again (kept in this process)."""
+        return len(self._backlog)
+
+    def _keep(self, settlement: _Settlement) -> bool:
+        with self._lock:
+            if len(self._backlog) < BACKLOG_LIMIT:
+                self._backlog.append(settlement)
+                return True
+            first = not self._backlog_full
+            self._backlog_full = True
+        errors.count("budget.settlements_dropped")
+        if first:
+            logger.error(
+                "llmcost: %s settlements wait for the Redis budget store already; further ones "
+                "are dropped and counted in llmcost.stats()['budget.settlements_dropped']",
+                BACKLOG_LIMIT,
+            )
+        return False
+
+    def _replay(self) -> None:
+        # Redis answers again: send what was kept, a few per call (each is idempotent by
+        # record id, so one that did reach Redis before the failure is not charged twice).
+        for _ in range(REPLAY_PER_CALL):
+            with self._lock:
+                if not self._backlog:
+                    self._backlog_full = False
+                    return
+                settlement = self._backlog.popleft()
+            try:
+                self._send(settlement)
+            except (redis.ConnectionError, redis.TimeoutError):
+                with self._lock:
+                    self._backlog.appendleft(settlement)
+                return
 
     def release_all(self, token: object, entries: Sequence[Entry], reserved: Amounts) -> None:
         """Give the reservation ``token`` back on every entry."""

@@ -196,7 +196,8 @@ def test_redis_stopped_mid_run(
     request: pytest.FixtureRequest,
 ) -> None:
     """Redis down: 'open' admits and 'closed' refuses, each counted and logged once; what was
-    settled before is all there when Redis comes back."""
+    settled before is all there when Redis comes back, and the outage's own settlements
+    ('open') are sent then."""
     client = own_redis.client(timeout=0.3)
     request.addfinalizer(client.close)
     store = RedisBudgetStore(client, on_store_error=mode)  # type: ignore[arg-type]
@@ -228,12 +229,17 @@ def test_redis_stopped_mid_run(
     assert len(unreachable) == 1
     assert errors.stats()["budget.store_errors"] >= 3
     assert len(transport.requests) == (4 if mode == "open" else 1)
+    # 'open': the three calls made during the outage wait, settled, in this process.
+    assert store.backlog == (3 if mode == "open" else 0)
     own_redis.start()
-    after = store.read(day_key("svc"))
+    after = store.read(day_key("svc"))  # Redis answers: the kept settlements are sent
     assert after.spent == before.spent  # nothing settled before the outage is lost
+    assert store.backlog == 0
+    outage = 3 if mode == "open" else 0
+    assert store.read(day_key("svc")).spent.calls == 1 + outage
     call()
     llmcost.flush()
-    assert store.read(day_key("svc")).spent.calls == 2
+    assert store.read(day_key("svc")).spent.calls == 2 + outage
     assert store.read(day_key("svc")).reserved == Amounts()
 
 
@@ -353,3 +359,29 @@ def test_keys_without_a_window_expire_when_idle(redis_client: redis.Redis, make_
     )
     assert 3590 <= redis_client.ttl("t9:n:u-9") <= 3600
     assert store.read("n:u-9").spent.calls == 1
+
+
+def test_kept_settlements_are_bounded_and_drops_are_counted(
+    own_redis: RedisServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Past BACKLOG_LIMIT kept settlements, further ones are dropped, counted, logged once."""
+    from llmcost.budgets import _redis
+    from llmcost.budgets._store import Entry
+
+    monkeypatch.setattr(_redis, "BACKLOG_LIMIT", 2)
+    client = own_redis.client(timeout=0.3)
+    store = RedisBudgetStore(client)
+    own_redis.stop()
+    entry = Entry("k", Limits(calls=10))
+    errors.reset_stats()
+    with caplog.at_level(logging.ERROR, logger="llmcost"):
+        for number, what in enumerate(("kept", "kept", "dropped", "dropped")):
+            with pytest.raises(BudgetStoreUnavailable, match=what):
+                store.settle_all(None, [entry], Amounts(), Amounts(calls=1), f"r{number}")
+    assert store.backlog == 2
+    assert errors.stats()["budget.settlements_dropped"] == 2
+    assert len([r for r in caplog.records if "dropped" in r.getMessage()]) == 1
+    own_redis.start()
+    assert store.read("k").spent.calls == 0  # this read sends the kept two
+    assert store.read("k").spent.calls == 2
+    client.close()
