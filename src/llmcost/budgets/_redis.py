@@ -14,6 +14,9 @@ Layout, for a key ``K`` under the prefix ``P``:
   process that died holding reservations frees them within ``reservation_ttl``.
 - ``P done:<record id>``: settlement already applied (kept ``settle_ttl`` seconds).
 
+When Redis cannot be reached, settlements are kept in the process (bounded) and sent once it
+answers again; admission follows ``on_store_error``.
+
 Money is stored in integer pico-dollars (10⁻¹² USD; a fraction below that rounds up) and
 compared in Lua as integer strings, never as floats. Keys expire when idle: at the end of
 their window plus a day, or ``idle_ttl`` after the last use for budgets without a window.
