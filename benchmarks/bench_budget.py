@@ -20,7 +20,13 @@ prepared before the timing starts, with or without a budget open in it:
   reserved): the budget engine and nothing of the tokenizer;
 * ``fresh budget``: a new ``llmcost.budget(max_cost_usd=1)`` opened and closed around every call,
   as a web handler opening one per request would (also with the tokens counted);
-* ``tokenize``: ``tokens.estimate_request_input_tokens`` alone for the same request.
+* ``tokenize``: ``tokens.estimate_request_input_tokens`` alone for the same request;
+* ``daily budget, memory`` / ``daily budget, Redis``: a windowed budget (``window="day"``,
+  tokens counted) on the in-process store and on a ``RedisBudgetStore`` over loopback. The
+  Redis server is ``$LLMCOST_BENCH_REDIS_URL``, or a ``redis-server`` this script starts on a
+  free port (and stops). Their difference is what admission + settlement on Redis add per
+  call; the scripts Redis counted (``INFO commandstats``) give the round trips per call, and
+  ``redis-py alone: two PINGs`` is the floor of any two round trips through redis-py.
 
 The figure the issue names, the budget check beyond tokenization, is measured directly:
 ``open budget, tokens counted`` minus ``bare``. Subtracting the tokenizer timed in its own tight
@@ -45,7 +51,12 @@ from __future__ import annotations
 
 import contextvars
 import gc
+import os
+import shutil
+import socket
 import statistics
+import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -155,6 +166,67 @@ def tokenize_alone() -> Iterator[Callable[[], object]]:
     yield tokenize
 
 
+def _daily(store: Any) -> llmcost.Budget:
+    return llmcost.budget(max_cost_usd=10**6, window="day", name="bench-daily", store=store)
+
+
+@contextmanager
+def daily_memory() -> Iterator[Callable[[], object]]:
+    with _tokens_counted():
+        yield _in_context(one_call, _daily(None))
+
+
+_redis_store: Any = None
+
+
+@contextmanager
+def daily_redis() -> Iterator[Callable[[], object]]:
+    with _tokens_counted():
+        yield _in_context(one_call, _daily(_redis_store))
+
+
+@contextmanager
+def two_pings() -> Iterator[Callable[[], object]]:
+    """The floor: two round trips of redis-py itself (PING, PING) on the same connection pool."""
+    ping = _redis_store.client.ping
+
+    def twice() -> None:
+        ping()
+        ping()
+
+    yield twice
+
+
+@contextmanager
+def _redis_server() -> Iterator[str | None]:
+    """A Redis URL: $LLMCOST_BENCH_REDIS_URL, or a redis-server started here, or None."""
+    url = os.environ.get("LLMCOST_BENCH_REDIS_URL")
+    binary = shutil.which("redis-server")
+    if url or binary is None:
+        yield url
+        return
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with tempfile.TemporaryDirectory() as directory:
+        server = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", directory, "--save", ""],
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            time.sleep(0.5)
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            server.terminate()
+            server.wait()
+
+
+def _round_trips(client: Any) -> int:
+    """The scripts clients sent (the commands they run inside are counted apart)."""
+    stats = client.info("commandstats")
+    return sum(stats.get(name, {}).get("calls", 0) for name in ("cmdstat_evalsha", "cmdstat_eval"))
+
+
 # A variant prepares what it times (outside the timing) and yields the function to time.
 Variant = Callable[[], AbstractContextManager[Callable[[], object]]]
 
@@ -236,20 +308,47 @@ DERIVED = {
         "open budget, tokens counted",
     ),
 }
+REDIS_DERIVED = {
+    "daily budget, memory, beyond tokenization": ("daily budget, memory (tokens counted)", BARE),
+    "Redis admission + settlement, added per call": (
+        "daily budget, Redis (tokens counted)",
+        "daily budget, memory (tokens counted)",
+    ),
+}
 
 
 def main() -> None:
+    with _redis_server() as url:
+        _main(url)
+
+
+def _main(redis_url: str | None) -> None:
+    global _redis_store
     llmcost.configure()
-    wall, cpu = time_rounds(VARIANTS)
+    variants = dict(VARIANTS)
+    derived = dict(DERIVED)
+    variants["daily budget, memory (tokens counted)"] = daily_memory
+    if redis_url is not None:
+        from llmcost.budgets import RedisBudgetStore
+
+        _redis_store = RedisBudgetStore(url=redis_url, prefix="llmcost-bench:")
+        variants["daily budget, Redis (tokens counted)"] = daily_redis
+        variants["redis-py alone: two PINGs"] = two_pings
+        derived.update(REDIS_DERIVED)
+        commands_before = _round_trips(_redis_store.client)
+    else:
+        print("(no redis-server and no $LLMCOST_BENCH_REDIS_URL: Redis variants skipped)")
+    wall, cpu = time_rounds(variants)
+    print(f"(load average at the end: {os.getloadavg()[0]:.2f})")
     print(f"{'(µs per call)':44s} {'min':>8s} {'median':>8s} {'cpu min':>8s} {'cpu med':>8s}")
-    for name in VARIANTS:
+    for name in variants:
         print(
             f"{name:44s} {min(wall[name]):8.2f} {statistics.median(wall[name]):8.2f} "
             f"{min(cpu[name]):8.2f} {statistics.median(cpu[name]):8.2f}"
         )
     header = f"{'p20':>8s} {'median':>8s} {'cpu p20':>8s} {'cpu med':>8s}"
     print(f"\n{'(µs per call, round by round)':44s} {header}")
-    for label, names in DERIVED.items():
+    for label, names in derived.items():
         by_wall = _differences(wall, *names)
         by_cpu = _differences(cpu, *names)
         print(
@@ -257,6 +356,12 @@ def main() -> None:
             f"{_low(by_cpu):8.2f} {statistics.median(by_cpu):8.2f}"
         )
     print("(target: budget check beyond tokenization <= 20 µs)")
+    if redis_url is not None:
+        trips = _round_trips(_redis_store.client) - commands_before
+        calls = ROUNDS * LOOPS + 300  # the timed rounds and the warm-up
+        print(f"Redis round trips per budgeted call: {trips / calls:.2f} (target 2)")
+        print("(target: Redis admission + settlement <= 300 µs per call on loopback)")
+        _redis_store.close()
 
     print()
     with open(__file__, encoding="utf-8") as source:

@@ -163,7 +163,8 @@ def reset() -> None:
     # first, to the sinks of the configuration they were made under, never the next one.
     _context.reset()
     _recorder.forget_warnings()
-    if "llmcost._budgets" in sys.modules:
-        sys.modules["llmcost._budgets"].forget_warnings()
+    if "llmcost.budgets._admission" in sys.modules:
+        sys.modules["llmcost.budgets._admission"].forget_warnings()
+        sys.modules["llmcost.budgets._budget"].shared_memory_store().clear()
     if "llmcost.integrations._seams" in sys.modules:
         sys.modules["llmcost.integrations._seams"].forget_warnings()

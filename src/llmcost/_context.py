@@ -102,6 +102,8 @@ class Config:
     #: Whether records carry the current OpenTelemetry span's ids (see :func:`configure`).
     trace_context: bool = False
     disabled: bool = False
+    #: Budgets that apply to every call (``llmcost.budgets.Budget`` objects), outermost.
+    budgets: tuple[Any, ...] = ()
 
 
 class _State:
@@ -134,6 +136,14 @@ if hasattr(os, "register_at_fork"):
 scope_stack: ContextVar[tuple[Any, ...]] = ContextVar("llmcost_scopes", default=())
 #: The open budgets, outermost first (``llmcost.budgets.Budget`` objects).
 budget_stack: ContextVar[tuple[Any, ...]] = ContextVar("llmcost_budgets", default=())
+
+
+def active_budgets(config: Config) -> tuple[Any, ...]:
+    """The budgets a call made now must pass: the configured ones, then the open ones."""
+    configured = config.budgets
+    if configured:
+        return configured + budget_stack.get()
+    return budget_stack.get()
 
 
 class StackedScope:
@@ -307,6 +317,7 @@ def configure(
     policy: Any = None,
     anomaly: Any = None,
     trace_context: bool = False,
+    budgets: Sequence[Any] | None = None,
 ) -> Config:
     """Set up llmcost for this process; calling it again replaces the whole configuration.
 
@@ -328,6 +339,9 @@ def configure(
             (``trace_id``, ``span_id``). Off by default: llmcost touches OpenTelemetry only
             when asked, here or by configuring an :class:`~llmcost.sinks.OTelSink` (which
             puts its own span's ids on the records it sees).
+        budgets: Budgets (``llmcost.budget(...)``) that every call must pass, as if each call
+            were made inside ``with`` all of them; typically keyed and windowed ones such as
+            ``llmcost.budget(max_cost_usd=5, per="user_id", window="day", name="user-day")``.
 
     Returns:
         The configuration now in force.
@@ -364,6 +378,19 @@ def configure(
     # Checked by shape: anomaly detection sits above this layer (see docs/architecture.md).
     if anomaly is not None and not callable(getattr(anomaly, "watcher", None)):
         raise TypeError(f"configure(anomaly=...) takes an llmcost.AnomalyConfig, got {anomaly!r}")
+    budget_tuple: tuple[Any, ...] = ()
+    if budgets is not None:
+        # Checked by shape: budgets sit above this layer (see docs/architecture.md).
+        if callable(getattr(budgets, "_entry", None)):
+            raise TypeError(
+                f"configure(budgets=...) takes a list of budgets: budgets=[{budgets!r}]"
+            )
+        budget_tuple = tuple(budgets)
+        for item in budget_tuple:
+            if not callable(getattr(item, "_entry", None)):
+                raise TypeError(
+                    f"configure(budgets=...) takes llmcost.budget(...) objects, got {item!r}"
+                )
     # Everything that can fail on bad input runs before anything is applied, so a rejected
     # configure() leaves the previous configuration whole.
     attribution = Attribution(
@@ -393,6 +420,7 @@ def configure(
         queued_sinks=tuple(s for s in sink_tuple if not _dispatch.is_synchronous(s)),
         trace_context=bool(trace_context),
         disabled=_env_flag("LLMCOST_DISABLED"),
+        budgets=budget_tuple,
     )
     with state.lock:
         previous = state.config

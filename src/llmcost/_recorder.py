@@ -36,7 +36,7 @@ from llmcost import _dispatch, errors
 from llmcost._context import (
     Attribution,
     Config,
-    budget_stack,
+    active_budgets,
     clean_tags,
     ensure_configured,
     scope_stack,
@@ -44,7 +44,7 @@ from llmcost._context import (
 from llmcost.types import Cost, CostRecord, Usage, new_record_id
 
 if TYPE_CHECKING:
-    from llmcost._budgets import Reservation
+    from llmcost.budgets._admission import Reservation
 
 __all__ = ["Call", "record_usage", "start_call"]
 
@@ -207,9 +207,9 @@ def start_call(
     """
     config = ensure_configured()
     call = Call(config, provider, operation, model, request, stream, data_residency, client)
-    budgets = budget_stack.get()
+    budgets = active_budgets(config)
     if _acts_before_sending(config, budgets):
-        from llmcost import _budgets
+        from llmcost.budgets import _admission as _budgets
 
         try:
             call.reservation = _budgets.admit(call, budgets, config)
@@ -497,9 +497,9 @@ def record_usage(
     latency = float(latency_ms) if latency_ms is not None else None
     record = _build(call, usage, estimated, latency, meta)
     _deliver(call, record)
-    budgets = budget_stack.get()
+    budgets = active_budgets(call.config)
     if budgets:
-        from llmcost import _budgets
+        from llmcost.budgets import _admission as _budgets
 
         # Nothing was reserved (the call already happened elsewhere): charge what it cost.
         with errors.internal_guard("budget.charge"):

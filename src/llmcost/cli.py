@@ -16,6 +16,7 @@ _COMMAND_MODULES = (
     "llmcost.commands.pricing",  # llmcost price, llmcost models
     "llmcost.commands.reports",  # llmcost report, llmcost anomalies
     "llmcost.commands.demo",  # llmcost demo
+    "llmcost.commands.budgets",  # llmcost budgets status
 )
 
 

@@ -7,15 +7,15 @@ from collections.abc import Iterator
 import pytest
 
 import llmcost
-from llmcost import _budgets
+from llmcost.budgets import _admission
 
 
 @pytest.fixture(autouse=True)
 def _forget_once_only_warnings() -> Iterator[None]:
     """Policy and estimator warnings are logged once per process: reset them per test."""
-    _budgets.forget_warnings()
+    _admission.forget_warnings()
     yield
-    _budgets.forget_warnings()
+    _admission.forget_warnings()
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -10,15 +11,17 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 import llmcost
-from llmcost import _budgets
-from llmcost._budgets import Amounts, BudgetReservation, Estimate, Totals
+from llmcost.budgets import _admission, _amounts, _store
+from llmcost.budgets._admission import BudgetReservation
+from llmcost.budgets._amounts import Amounts, Totals
+from llmcost.budgets._estimate import Estimate
 
 CALL = SimpleNamespace(provider="openai", operation="chat", model="gpt-4o-mini")
 money = st.decimals(min_value=0, max_value=Decimal("0.5"), places=6, allow_nan=False)
 counts = st.integers(min_value=0, max_value=5_000)
 
 
-def fits(totals: Totals, amount: Amounts, limits: _budgets.Limits) -> bool:
+def fits(totals: Totals, amount: Amounts, limits: _amounts.Limits) -> bool:
     return all(
         totals.spent.get(d) + totals.reserved.get(d) + amount.get(d) <= limit
         for d, limit in limits.items()
@@ -48,7 +51,7 @@ class ReservationMachine(RuleBasedStateMachine):
         amount = Amounts(cost, input_tokens, output_tokens, 1)
         before = {b: b.totals() for b in (self.outer, self.inner)}
         try:
-            reservation = _budgets.reserve(
+            reservation = _admission.reserve(
                 CALL,  # type: ignore[arg-type]
                 (self.outer, self.inner),
                 Estimate(input_tokens, output_tokens, cost),
@@ -82,7 +85,10 @@ class ReservationMachine(RuleBasedStateMachine):
         index = data.draw(st.integers(min_value=0, max_value=len(self.open) - 1))
         reservation, amount = self.open.pop(index)
         record = SimpleNamespace(
-            total_cost_usd=cost, input_tokens=input_tokens, output_tokens=output_tokens
+            record_id=uuid.uuid4().hex,
+            total_cost_usd=cost,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
         )
         reservation.settle(record)  # type: ignore[arg-type]
         actual = Amounts(cost, input_tokens, output_tokens, 1)
@@ -109,7 +115,12 @@ class ReservationMachine(RuleBasedStateMachine):
         if data.draw(st.booleans()):
             reservation.release()
         else:
-            late = SimpleNamespace(total_cost_usd=Decimal(1), input_tokens=1, output_tokens=1)
+            late = SimpleNamespace(
+                record_id=uuid.uuid4().hex,
+                total_cost_usd=Decimal(1),
+                input_tokens=1,
+                output_tokens=1,
+            )
             reservation.settle(late)  # type: ignore[arg-type]
 
     @invariant()
@@ -133,8 +144,8 @@ TestReservations = ReservationMachine.TestCase
 
 def test_store_refusal_leaves_totals_unchanged() -> None:
     """A refused reserve changes nothing; a forced one reserves and reports the overshoot."""
-    store = _budgets.InMemoryBudgetStore()
-    limits = _budgets.Limits(cost_usd=Decimal(1))
+    store = _store.InMemoryBudgetStore()
+    limits = _amounts.Limits(cost_usd=Decimal(1))
     assert store.reserve("k", Amounts(Decimal("0.6")), limits) is None
     refusal = store.reserve("k", Amounts(Decimal("0.5")), limits)
     assert refusal is not None
@@ -148,4 +159,4 @@ def test_store_refusal_leaves_totals_unchanged() -> None:
         Amounts(Decimal("0.25"), calls=1), Amounts(Decimal("0.5"))
     )
     assert store.release("k", Amounts(Decimal("0.5"))).reserved == Amounts()
-    assert isinstance(store, _budgets.BudgetStore)
+    assert isinstance(store, _store.BudgetStore)

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 import llmcost
-from llmcost import _budgets, pricing, tokens
+from llmcost import pricing, tokens
 from llmcost._recorder import start_call
+from llmcost.budgets import _admission, _estimate, _store
 from llmcost.types import Usage
 
 MESSAGES = [{"role": "user", "content": "Summarise the plot of Hamlet in one line."}]
@@ -65,19 +66,19 @@ def test_output_ceiling_falls_back_to_the_catalog_and_multiplies_by_n() -> None:
     price = pricing.get_catalog().resolve("gpt-4o-mini", "openai")
     assert price is not None
     assert price.max_output_tokens
-    assert _budgets.output_ceiling("chat", chat(), price) == price.max_output_tokens
-    assert _budgets.output_ceiling("chat", chat(n=3), price) == 3 * price.max_output_tokens
+    assert _estimate.output_ceiling("chat", chat(), price) == price.max_output_tokens
+    assert _estimate.output_ceiling("chat", chat(n=3), price) == 3 * price.max_output_tokens
     assert (
-        _budgets.output_ceiling("chat", chat(max_completion_tokens=50, max_tokens=9), price) == 50
+        _estimate.output_ceiling("chat", chat(max_completion_tokens=50, max_tokens=9), price) == 50
     )
-    assert _budgets.output_ceiling("responses", {"max_output_tokens": 70}, price) == 70
-    assert _budgets.output_ceiling("embeddings", {"input": "x"}, price) == 0
-    assert _budgets.output_ceiling("messages", {"max_tokens": 1024}, None) == 1024
-    assert _budgets.output_ceiling("chat", chat(), None) is None
+    assert _estimate.output_ceiling("responses", {"max_output_tokens": 70}, price) == 70
+    assert _estimate.output_ceiling("embeddings", {"input": "x"}, price) == 0
+    assert _estimate.output_ceiling("messages", {"max_tokens": 1024}, None) == 1024
+    assert _estimate.output_ceiling("chat", chat(), None) is None
     # Legacy completions: 16 tokens by default, per choice, per prompt.
-    assert _budgets.output_ceiling("completions", {"prompt": "hi"}, None) == 16
+    assert _estimate.output_ceiling("completions", {"prompt": "hi"}, None) == 16
     assert (
-        _budgets.output_ceiling(
+        _estimate.output_ceiling(
             "completions", {"prompt": ["a", "b"], "max_tokens": 10, "n": 2, "best_of": 3}, None
         )
         == 60
@@ -182,7 +183,7 @@ def test_same_budget_entered_twice_counts_once() -> None:
 
 def test_named_budgets_share_a_store() -> None:
     """Budgets with one store and one name share their totals (e.g. per tenant)."""
-    store = _budgets.InMemoryBudgetStore()
+    store = _store.InMemoryBudgetStore()
     request = {"model": "text-embedding-3-small", "input": "x"}
     for _ in range(2):
         with llmcost.budget(max_calls=2, name="tenant-42", store=store):
@@ -462,11 +463,11 @@ def test_charge_record_adds_manual_records_once() -> None:
         provider="openai", model="gpt-4o-mini", input_tokens=100, output_tokens=10
     )
     assert record.total_cost_usd is not None
-    store = _budgets.InMemoryBudgetStore()
+    store = _store.InMemoryBudgetStore()
     outer = llmcost.budget(max_cost_usd=1, name="shared", store=store)
     inner = llmcost.budget(max_cost_usd=1, name="shared", store=store)
     other = llmcost.budget(max_calls=5)
-    _budgets.charge_record((outer, inner, other, other), record)
+    _admission.charge_record((outer, inner, other, other), record)
     assert outer.spent_usd == record.total_cost_usd  # shared key charged once
     assert (other.calls, other.input_tokens, other.reserved_usd) == (1, 100, 0)
     assert inner.records == [record]

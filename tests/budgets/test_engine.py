@@ -7,10 +7,12 @@ from decimal import Decimal
 import pytest
 
 import llmcost
-from llmcost import _budgets, pricing, tokens
-from llmcost._budgets import EMPTY, Amounts, InMemoryBudgetStore, Limits, Totals
+from llmcost import pricing, tokens
 from llmcost._context import ensure_configured
 from llmcost._recorder import Call, start_call
+from llmcost.budgets import _estimate
+from llmcost.budgets._amounts import EMPTY, Amounts, Limits, Totals
+from llmcost.budgets._store import InMemoryBudgetStore
 from llmcost.types import Usage
 
 REQUEST = {
@@ -119,7 +121,7 @@ def test_budget_and_Budget_take_the_same_settings() -> None:
 def test_the_plain_card_shortcut_prices_the_worst_case_like_the_full_path() -> None:
     """The worst case priced from the memoized plain card equals pricing.cost() exactly."""
     call = Call(ensure_configured(), "openai", "chat", "gpt-4o-mini", REQUEST, False, None)
-    worst = _budgets.estimate(call, REQUEST)
+    worst = _estimate.estimate(call, REQUEST)
     input_tokens = tokens.estimate_request_input_tokens("openai", "chat", REQUEST)
     full = pricing.cost(
         "gpt-4o-mini", Usage(input_tokens=input_tokens, output_tokens=300), provider="openai"
@@ -135,7 +137,7 @@ def test_the_plain_card_shortcut_prices_the_worst_case_like_the_full_path() -> N
         provider="openai",
         data_residency="eu",
     ).total_cost_usd
-    assert _budgets.estimate(eu, REQUEST).cost_usd == eu_cost
+    assert _estimate.estimate(eu, REQUEST).cost_usd == eu_cost
 
 
 def test_warn_at_skips_a_zero_limit() -> None:

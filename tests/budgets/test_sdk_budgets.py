@@ -261,7 +261,7 @@ def test_cancelled_task_releases_its_reservation() -> None:
         return b
 
     b = asyncio.run(run())
-    assert b.totals().reserved == llmcost._budgets.Amounts()
+    assert b.totals().reserved == llmcost.budgets.Amounts()
     assert b.spent_usd == 0
 
 

@@ -407,7 +407,7 @@ def test_a_bug_in_admission_does_not_block_the_call(
     swallow_internal_errors: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Only llmcost's intended refusals escape start_call; its own bugs are counted."""
-    from llmcost import _budgets
+    from llmcost.budgets import _admission as _budgets
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise KeyError("estimator bug")

@@ -26,7 +26,8 @@ import logging
 import types
 from typing import Any
 
-from llmcost import _budgets, errors
+from llmcost import errors
+from llmcost.budgets import _estimate
 from llmcost.integrations import _gemini_usage as gemini
 from llmcost.integrations import _seams
 from llmcost.integrations._core import (
@@ -130,7 +131,7 @@ class GeminiAdapter(Adapter):
         call = ctx.call
         if call is None or call.reservation is None or ctx.operation == "embeddings":
             return
-        if _budgets.output_cap(ctx.operation, ctx.kwargs) is None:
+        if _estimate.output_cap(ctx.operation, ctx.kwargs) is None:
             _warn_once(
                 f"uncapped:{call.model}",
                 "llmcost: %s calls to %r under a budget set no config.max_output_tokens: the "

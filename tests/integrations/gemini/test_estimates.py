@@ -9,7 +9,7 @@ import pytest
 from google.genai import types
 
 from llmcost import tokens
-from llmcost._budgets import output_ceiling
+from llmcost.budgets._estimate import output_ceiling
 from llmcost.pricing import get_catalog
 from llmcost.tokens import GEMINI_MARGIN, GEMINI_MEDIA_TOKENS, count_gemini_tokens
 

@@ -1,13 +1,15 @@
 """Budgets that act before money is spent: :func:`budget` and :class:`Budget`.
 
-A budget is a context manager (``with`` / ``async with``) and a decorator. While it is open,
-every instrumented call made in its context is checked *before it is sent*: its worst case is
-reserved on the budget, or the call is refused with :class:`llmcost.BudgetExceeded`. See
-``docs/budgets.md``.
+A budget is a context manager (``with`` / ``async with``), a decorator, or configured once for
+every call (``llmcost.configure(budgets=[...])``). Every instrumented call it covers is checked
+*before it is sent*: its worst case is reserved on the budget, or the call is refused with
+:class:`llmcost.BudgetExceeded`. A budget may be keyed (``per="user_id"``) and windowed
+(``window="day"``): each key and window then has its own totals. See ``docs/budgets.md``.
 """
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import itertools
 import logging
@@ -15,23 +17,27 @@ import os
 import threading
 import uuid
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from llmcost import errors
-from llmcost._budgets import (
-    Amounts,
-    BudgetStore,
-    InMemoryBudgetStore,
-    Limits,
-    Totals,
+from llmcost._context import (
+    Attribution,
+    StackedScope,
+    budget_stack,
+    scope_stack,
+    state,
+    warn_if_not_instrumented,
 )
-from llmcost._context import StackedScope, budget_stack, warn_if_not_instrumented
+from llmcost.budgets._amounts import Limits, Totals
+from llmcost.budgets._keys import WINDOWS, Window, check_per, per_value, window_of
+from llmcost.budgets._store import BudgetStore, Entry, InMemoryBudgetStore
 
 if TYPE_CHECKING:
     from llmcost.types import CostRecord
 
-__all__ = ["Budget", "BudgetStore", "InMemoryBudgetStore", "budget"]
+__all__ = ["Budget", "budget", "shared_memory_store"]
 
 logger = logging.getLogger("llmcost")
 
@@ -41,6 +47,66 @@ Estimator = Literal["local", "anthropic_api"]
 
 _unnamed = itertools.count(1)
 _ZERO = Decimal(0)
+#: How long a key outlives its window: ``llmcost budgets status`` still shows yesterday.
+WINDOW_GRACE = timedelta(days=1)
+#: The keyword arguments of budget(), for the answer to a misspelt one.
+_PARAMETERS = (
+    "max_cost_usd",
+    "max_input_tokens",
+    "max_output_tokens",
+    "max_total_tokens",
+    "max_calls",
+    "on_exceed",
+    "warn_at",
+    "on_warn",
+    "name",
+    "store",
+    "estimator",
+    "per",
+    "window",
+    "tz",
+)
+#: Keyed and windowed budgets without a store of their own keep their totals here, so that
+#: every budget of the same name in this process shares them (a budget is opened per request).
+_shared_store = InMemoryBudgetStore()
+
+
+def shared_memory_store() -> InMemoryBudgetStore:
+    """The in-process store keyed and windowed budgets use when given no ``store``."""
+    return _shared_store
+
+
+def _refuse_unknown(where: str, unknown: dict[str, Any]) -> None:
+    """A TypeError for keyword arguments budget() does not take, suggesting the near miss."""
+    for keyword in unknown:
+        close = difflib.get_close_matches(keyword, _PARAMETERS, n=1, cutoff=0.75)
+        hint = f"; did you mean {close[0]!r}?" if close else f" (it takes {', '.join(_PARAMETERS)})"
+        raise TypeError(f"{where}() got an unexpected keyword argument {keyword!r}{hint}")
+
+
+def _timezone(tz: object) -> tzinfo:
+    if tz is None:
+        return timezone.utc
+    if isinstance(tz, tzinfo):
+        return tz
+    if not isinstance(tz, str):
+        raise TypeError(f"budget(tz=...) must be a timezone name or a tzinfo, got {tz!r}")
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"budget(tz={tz!r}) is not a known timezone name") from None
+
+
+def _current_attribution() -> Any:
+    scopes = scope_stack.get()
+    if scopes:
+        return scopes[-1].attribution
+    config = state.config
+    return config.attribution if config is not None else Attribution()
+
+
 #: Guards the rarely changed bookkeeping of every budget (unpriced and overshooting calls, the
 #: one warning): one lock for all, since a lock per budget costs every request that opens one.
 _bookkeeping_lock = threading.Lock()
@@ -127,7 +193,13 @@ class Budget(StackedScope):
         name: str | None = None,
         store: BudgetStore | None = None,
         estimator: Estimator = "local",
+        per: str | None = None,
+        window: Window | None = None,
+        tz: str | tzinfo | None = None,
+        **unknown: Any,
     ) -> None:
+        if unknown:
+            _refuse_unknown("Budget", unknown)
         self._setup(
             max_cost_usd,
             max_input_tokens,
@@ -140,6 +212,9 @@ class Budget(StackedScope):
             name,
             store,
             estimator,
+            per,
+            window,
+            tz,
         )
 
     def _setup(
@@ -155,8 +230,10 @@ class Budget(StackedScope):
         name: str | None,
         store: BudgetStore | None,
         estimator: Estimator,
+        per: str | None,
+        window: Window | None,
+        tz: str | tzinfo | None,
     ) -> None:
-        # Positional, so that budget() (one per request) passes eleven arguments cheaply.
         if on_exceed not in ("raise", "warn"):
             raise ValueError(f"budget(on_exceed=...) must be 'raise' or 'warn', got {on_exceed!r}")
         if warn_at is not None and (
@@ -202,24 +279,77 @@ class Budget(StackedScope):
         )
         self._warn_fraction = warn_at  # as given here, whatever happens to .warn_at later
         self.on_warn = on_warn
+        if window is not None and window not in WINDOWS:
+            raise ValueError(
+                f"budget(window=...) must be 'hour', 'day', 'month' or None, got {window!r}"
+            )
+        self.per = None if per is None else check_per(per)
+        self.window: Window | None = window
+        self.tz = tz
+        self._tzinfo = _timezone(tz)
+        if tz is not None and window is None:
+            raise ValueError("budget(tz=...) sets the calendar of a window: give window= too")
+        #: Keyed or windowed: its totals live per key and window, beyond any one request.
+        self.keyed = per is not None or window is not None
+        if self.keyed and not name:
+            raise ValueError(
+                "a budget with per= or window= needs a name=: its totals are kept under it "
+                "(e.g. name='user-daily')"
+            )
         self.name = name
         self.estimator: Estimator = estimator
         self._given_store = store
-        self.store: BudgetStore = store if store is not None else InMemoryBudgetStore()
+        if store is not None:
+            self.store: BudgetStore = store
+        elif self.keyed:
+            self.store = _shared_store
+        else:
+            self.store = InMemoryBudgetStore()
         # The store key: the name when a shared store is given (budgets with the same name
-        # share totals); a private store only needs a key unique in this process.
-        if store is None:
+        # share totals); a private store only needs a key unique in this process. Keyed and
+        # windowed budgets add the call's key and window to it (see _entry).
+        if self.keyed:
+            self.key = str(name)
+        elif store is None:
             self.key = f"budget-{next(_unnamed)}"
         elif name:
             self.key = name
         else:
             self.key = f"budget-{uuid.uuid4().hex}"
+        self._warned_keys: set[str] = set()
         self._records: list[CostRecord] = []
         self._unpriced_calls = 0
         self.exceeded_calls = 0
         # Whether the one warning of warn_at was given (or there is none to give).
         self._warned = warn_at is None
         self._overshoot_logged = False
+
+    def _entry(self, attribution: Any, when: datetime | None) -> Entry:
+        """The store key a call attributed as ``attribution``, made at ``when``, charges.
+
+        Only keyed and windowed budgets look at ``attribution`` and ``when``.
+        """
+        force = self.on_exceed != "raise"
+        if not self.keyed or when is None:
+            return Entry(self.key, self.limits, force)
+        key = self.key
+        if self.per is not None:
+            key = f"{key}:{per_value(self.per, attribution)}"
+        if self.window is None:
+            return Entry(key, self.limits, force)
+        label, ends = window_of(self.window, when, self._tzinfo)
+        key = f"{key}@{label}" if self.tz is None else f"{key}@{label} {self.tz}"
+        return Entry(key, self.limits, force, (ends + WINDOW_GRACE).timestamp())
+
+    def current_key(self) -> str:
+        """The store key a call made here and now would be charged to."""
+        return self._entry(_current_attribution(), datetime.now(timezone.utc)).key
+
+    def describe(self, key: str) -> str:
+        """How errors and logs name this budget for ``key``."""
+        if self.keyed:
+            return repr(key)
+        return self.display_name
 
     @property
     def display_name(self) -> str:
@@ -260,17 +390,27 @@ class Budget(StackedScope):
             name=self.name,
             store=self._given_store,
             estimator=self.estimator,
+            per=self.per,
+            window=self.window,
+            tz=self.tz,
         )
 
     # -- figures -------------------------------------------------------------------------------
 
     def totals(self) -> Totals:
-        """Spent and reserved amounts, read atomically from the store."""
-        return self.store.read(self.key)
+        """Spent and reserved amounts, read atomically from the store.
+
+        A keyed or windowed budget reads the key a call made here and now would be charged
+        to (the current attribution's value of ``per``, the current window).
+        """
+        return self.store.read(self.current_key() if self.keyed else self.key)
 
     @property
     def records(self) -> list[CostRecord]:
-        """The records of the calls settled on this budget object (a live list)."""
+        """The records of the calls settled on this budget object (a live list).
+
+        Empty for keyed and windowed budgets, which live as long as the process.
+        """
         return self._records
 
     @property
@@ -336,22 +476,21 @@ class Budget(StackedScope):
             )
         return levels
 
-    def _settled(
-        self, reserved: Amounts, actual: Amounts, record: CostRecord, charged: bool
-    ) -> None:
-        # Uncharged: an outer budget on the same store key settled the call already.
-        store = self.store
-        totals = store.settle(self.key, reserved, actual) if charged else store.read(self.key)
-        self._records.append(record)  # list.append is atomic
+    def _settled(self, key: str, totals: Totals | None, record: CostRecord) -> None:
+        """Bookkeeping after the store settled ``record`` on ``key`` (``totals``: after it,
+        None when the store failed)."""
+        if not self.keyed:
+            self._records.append(record)  # list.append is atomic
         if record.total_cost_usd is None:
             with _bookkeeping_lock:
                 self._unpriced_calls += 1
-        if not self._warned:  # True from the start without warn_at
-            self._check_warn(totals)
-
-    def _released(self, reserved: Amounts, charged: bool) -> None:
-        if charged:
-            self.store.release(self.key, reserved)
+        if self._warned or totals is None:  # _warned: True from the start without warn_at
+            return
+        if self.keyed:
+            if key not in self._warned_keys:
+                self._check_warn_key(key, totals)
+            return
+        self._check_warn(totals)
 
     def _overshot(self, error: errors.BudgetExceeded) -> None:
         """A call was let through over a limit (warn mode): count, log once."""
@@ -366,6 +505,41 @@ class Budget(StackedScope):
                 "are counted in Budget.exceeded_calls, not logged)",
                 str(error).replace("refused", "would have refused", 1),
             )
+
+    def _check_warn_key(self, key: str, totals: Totals) -> None:
+        # Keyed budgets warn once per key (per user and window), within a bounded memory.
+        spent = totals[0]
+        crossed = next(
+            (
+                (dimension, limit)
+                for dimension, limit, level in self._warn_levels or self._levels()
+                if getattr(spent, dimension) >= level
+            ),
+            None,
+        )
+        if crossed is None:
+            return
+        dimension, limit = crossed
+        with _bookkeeping_lock:
+            if key in self._warned_keys:
+                return
+            if len(self._warned_keys) >= 10_000:
+                self._warned_keys.clear()
+            self._warned_keys.add(key)
+        logger.warning(
+            "llmcost budget %r has used %s of its %s limit of %s (warn_at=%s)",
+            key,
+            spent.get(dimension),
+            dimension,
+            limit,
+            self.warn_at,
+        )
+        if self.on_warn is not None:
+            try:
+                self.on_warn(self)
+            except Exception:
+                errors.count("budget.on_warn_errors")
+                logger.exception("llmcost budget %r: the on_warn callback failed", key)
 
     def _check_warn(self, totals: Totals) -> None:
         spent = totals[0]
@@ -429,6 +603,10 @@ def budget(
     name: str | None = None,
     store: BudgetStore | None = None,
     estimator: Estimator = "local",
+    per: str | None = None,
+    window: Window | None = None,
+    tz: str | tzinfo | None = None,
+    **unknown: Any,
 ) -> Budget:
     """Refuse LLM calls before they are sent when their worst case would overshoot a limit.
 
@@ -453,16 +631,27 @@ def budget(
         warn_at: Fraction of any limit whose crossing logs one warning and calls ``on_warn``.
         on_warn: Called with the budget when ``warn_at`` is crossed.
         name: Shown in errors and logs; with ``store``, budgets of the same name share totals.
-        store: A :class:`BudgetStore` (default: a private in-memory store).
+            Required with ``per`` or ``window``.
+        store: A :class:`BudgetStore` (default: a private in-memory store; for keyed and
+            windowed budgets, one in-memory store shared in this process). Use
+            :class:`~llmcost.budgets.RedisBudgetStore` to share totals across processes.
         estimator: ``"local"`` counts input tokens offline; ``"anthropic_api"`` asks
             Anthropic's free ``messages.count_tokens`` endpoint for exact counts of
             Anthropic calls (one extra HTTP request per call; sync clients only).
+        per: Keep separate totals per value of an attribution field (``"user_id"``,
+            ``"feature"``, ``"project"``, ``"environment"``) or of a template such as
+            ``"customer:{tags[customer]}"``. A call without the value is charged to ``"-"``.
+        window: ``"hour"``, ``"day"`` or ``"month"``: totals start again at zero in each
+            calendar window (the window is part of the key; nothing needs cleaning up).
+        tz: The timezone of the window's calendar (a name such as ``"Europe/Paris"``, or a
+            ``tzinfo``); UTC by default.
 
     Returns:
         The :class:`Budget`, not yet open.
 
     Raises:
         ValueError: a limit or option is invalid.
+        TypeError: an unknown keyword (a near miss is named: ``did you mean 'max_cost_usd'?``).
 
     Example:
         >>> import llmcost
@@ -471,6 +660,8 @@ def budget(
         >>> b.remaining_usd
         Decimal('0.05')
     """
+    if unknown:
+        _refuse_unknown("llmcost.budget", unknown)
     opened = Budget.__new__(Budget)
     opened._setup(
         max_cost_usd,
@@ -484,6 +675,9 @@ def budget(
         name,
         store,
         estimator,
+        per,
+        window,
+        tz,
     )
     return opened
 
