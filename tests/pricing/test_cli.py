@@ -110,4 +110,4 @@ def test_models_lists_the_catalog(capsys: pytest.CaptureFixture[str]) -> None:
     rows = json.loads(capsys.readouterr().out)
     gpt4o = next(r for r in rows if r["id"] == "gpt-4o")
     assert gpt4o["rates_per_million"]["input"] == "2.5"
-    assert gpt4o["checked"] == "2026-11-22"
+    assert gpt4o["checked"] == "2026-12-06"
