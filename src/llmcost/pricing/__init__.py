@@ -18,7 +18,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from llmcost.pricing._catalog import Catalog, ModelPrice, bundled_catalog, load_catalog
+from llmcost.pricing._catalog import (
+    Catalog,
+    ModelPrice,
+    bundled_catalog,
+    load_catalog,
+    unpriced_on_purpose,
+)
 from llmcost.pricing._math import RateCard, plain_total, price
 from llmcost.types import Cost, Usage
 
@@ -31,6 +37,7 @@ __all__ = [
     "is_known",
     "load_catalog",
     "plain_total",
+    "unpriced_on_purpose",
     "use_catalog",
 ]
 

@@ -25,7 +25,7 @@ from llmcost.pricing import _schema
 from llmcost.pricing._math import EXACT, ZERO, RateCard
 from llmcost.pricing._schema import HistoryEntry, ModelEntry, ModelOverride, OverrideFile, Rates
 
-__all__ = ["Catalog", "ModelPrice", "bundled_catalog", "load_catalog"]
+__all__ = ["Catalog", "ModelPrice", "bundled_catalog", "load_catalog", "unpriced_on_purpose"]
 
 BUNDLED_VERSION = "2026.12.06"
 _BUNDLED_PROVIDERS = ("openai", "anthropic", "google")
@@ -571,6 +571,30 @@ def bundled_catalog() -> Catalog:
                     models.extend(_parse_provider_file(data, source))
                 _bundled = Catalog(models, version=BUNDLED_VERSION)
     return _bundled
+
+
+_unpriced: dict[str, str] | None = None
+
+
+def unpriced_on_purpose() -> dict[str, str]:
+    """Model ids the SDKs name that llmcost deliberately does not price, with the reason.
+
+    Image, speech, transcription, video and moderation models (endpoints llmcost does not
+    instrument, or not token-billed), and models without a public price. A call to one is
+    recorded unpriced, never at $0. The list is ``llmcost/pricing/data/unpriced.json``.
+
+    Example:
+        >>> "dall-e-3" in unpriced_on_purpose(), "gpt-4o" in unpriced_on_purpose()
+        (True, False)
+    """
+    global _unpriced
+    if _unpriced is None:
+        resource = resources.files("llmcost.pricing") / "data" / "unpriced.json"
+        data = json.loads(resource.read_text(encoding="utf-8"))
+        _unpriced = {
+            model_id: str(group["reason"]) for group in data["groups"] for model_id in group["ids"]
+        }
+    return dict(_unpriced)
 
 
 def _override_entry(
