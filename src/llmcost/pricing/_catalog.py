@@ -635,17 +635,48 @@ def _override_version(data: Mapping[str, Any], layer: OverrideFile) -> str:
     return f"override-{digest[:8]}"
 
 
+def _load_directory(path: Path, base: Catalog) -> Catalog:
+    """A catalog whose providers with a ``<provider>.json`` file in ``path`` come from it."""
+    files = sorted(path.glob("*.json"))
+    if not files:
+        raise CatalogError("the directory holds no <provider>.json price files", source=str(path))
+    models: list[ModelPrice] = []
+    digest = hashlib.sha256()
+    newest: date | None = None
+    replaced: set[str] = set()
+    for file in files:
+        if file.name == "unpriced.json":  # the bundled list of unpriced ids, not prices
+            continue
+        data = _read_json(file, str(file))
+        digest.update(file.name.encode() + b"\0" + file.read_bytes())
+        parsed = _parse_provider_file(data, str(file))
+        provider = str(data["provider"]).lower()
+        if provider in replaced:
+            raise CatalogError(f"a second file for provider {provider!r}", source=str(file))
+        replaced.add(provider)
+        models.extend(parsed)
+        checked = _schema.validate(_schema.ProviderFile, data, source=str(file)).checked
+        newest = checked if newest is None or checked > newest else newest
+    models.extend(m for m in base.models() if m.provider not in replaced)
+    day = newest.strftime("%Y.%m.%d") if newest else base.version
+    return Catalog(models, version=f"{day}+dir-{digest.hexdigest()[:8]}")
+
+
 def load_catalog(
     source: str | os.PathLike[str] | Mapping[str, Any], *, base: Catalog | None = None
 ) -> Catalog:
-    """Build a catalog from an override layer (a JSON file or a mapping) over ``base``.
+    """Build a catalog from an override layer (a JSON file or a mapping) over ``base``, or
+    from a directory of provider files (a newer catalog).
 
     ``base`` defaults to the bundled catalog. The layer can scale a provider or a model
     (contract discounts), replace rates, add models, and declare aliases such as an Azure
-    deployment name. See docs/pricing.md for the format.
+    deployment name. A directory holds ``<provider>.json`` files in the bundled format (a
+    copy of ``llmcost/pricing/data`` with newer prices): each file replaces that provider's
+    models in ``base``; providers without a file keep ``base``'s. See docs/pricing.md.
 
     Args:
-        source: path of a JSON override file, or the same structure as a mapping.
+        source: path of a JSON override file or of a directory of provider files, or an
+            override layer as a mapping.
         base: the catalog to layer on; the bundled catalog when omitted.
 
     Returns:
@@ -666,6 +697,8 @@ def load_catalog(
         data: Any = source
     else:
         path = Path(os.fspath(source))
+        if path.is_dir():
+            return _load_directory(path, base)
         label = str(path)
         data = _read_json(path, label)
     layer: OverrideFile = _schema.validate(OverrideFile, data, source=label)
