@@ -201,29 +201,25 @@ def price(card: RateCard, usage: Usage, priced_as: str, catalog_version: str) ->
     # Audio and image input are parts of input; their cached parts are parts of the cache
     # reads. What is left of them is uncached (capped at the uncached input, should a
     # provider count a cache write as audio).
-    audio_in = usage.input_audio_tokens - usage.cache_read_audio_tokens
-    image_in = usage.input_image_tokens - usage.cache_read_image_tokens
+    audio_in = usage.input_audio_tokens
+    image_in = usage.input_image_tokens
     if audio_in or image_in:
-        if audio_in > uncached:
-            audio_in = uncached
-        if image_in > uncached - audio_in:
-            image_in = uncached - audio_in
+        cached_audio = usage.cache_read_audio_tokens
+        cached_image = usage.cache_read_image_tokens
+        audio_in = min(audio_in - cached_audio, uncached)
+        image_in = min(image_in - cached_image, uncached - audio_in)
         input_units = (
             card.x_input * (uncached - audio_in - image_in)
             + card.x_input_audio * audio_in
             + card.x_input_image * image_in
         )
-    else:
-        input_units = card.x_input * uncached
-    cached_audio = usage.cache_read_audio_tokens
-    cached_image = usage.cache_read_image_tokens
-    if cached_audio or cached_image:
         cache_read_units = (
             card.x_cache_read * (cache_read - cached_audio - cached_image)
             + card.x_cache_read_audio * cached_audio
             + card.x_cache_read_image * cached_image
         )
     else:
+        input_units = card.x_input * uncached
         cache_read_units = card.x_cache_read * cache_read
     long_write = usage.cache_write_1h_tokens
     cache_write_units = (
