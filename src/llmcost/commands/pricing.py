@@ -64,7 +64,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     price.add_argument("--reasoning", type=_count, default=0, help="reasoning part of output")
     price.add_argument("--input-audio", type=_count, default=0, help="audio part of input")
     price.add_argument("--output-audio", type=_count, default=0, help="audio part of output")
+    price.add_argument(
+        "--cache-read-audio", type=_count, default=0, help="audio part of --cache-read"
+    )
+    price.add_argument("--input-image", type=_count, default=0, help="image part of input")
+    price.add_argument(
+        "--cache-read-image", type=_count, default=0, help="image part of --cache-read"
+    )
+    price.add_argument("--output-image", type=_count, default=0, help="image part of output")
     price.add_argument("--web-searches", type=_count, default=0, help="web search requests")
+    price.add_argument(
+        "--web-search-preview",
+        type=_count,
+        default=0,
+        help="the part of --web-searches made with OpenAI's web_search_preview tool",
+    )
     price.add_argument("--batch", action="store_true", help="priced as a batch API call")
     price.add_argument("--service-tier", help="flex, priority, ... (as the provider reports it)")
     price.add_argument("--speed", help="Anthropic speed mode, e.g. fast")
@@ -136,6 +150,11 @@ def _run_price(args: argparse.Namespace) -> int:
             input_audio_tokens=args.input_audio,
             output_audio_tokens=args.output_audio,
             web_search_requests=args.web_searches,
+            cache_read_audio_tokens=args.cache_read_audio,
+            input_image_tokens=args.input_image,
+            cache_read_image_tokens=args.cache_read_image,
+            output_image_tokens=args.output_image,
+            web_search_preview_requests=args.web_search_preview,
         )
     except ValueError as exc:
         print(f"llmcost price: {_first_line(exc)}", file=sys.stderr)
