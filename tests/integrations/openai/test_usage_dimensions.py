@@ -4,6 +4,7 @@ from SDK objects and raw JSON, and priced end to end through the real SDK client
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -175,3 +176,66 @@ def test_a_preview_tool_search_in_responses_is_charged_the_preview_fee(
     assert preview.tool_cost_usd == Decimal("0.05")
     assert (plain.web_search_requests, plain.web_search_preview_requests) == (2, 0)
     assert plain.tool_cost_usd == Decimal("0.02")
+
+
+def test_a_streamed_search_preview_chat_call_is_charged_its_search_fee(
+    sink: llmcost.sinks.MemorySink,
+) -> None:
+    """Streams too: the model the chunks report makes the one search count."""
+    client = fake_openai_client(
+        transport=FakeOpenAITransport(
+            usage={"input_tokens": 1000, "output_tokens": 100},
+            model="gpt-4o-search-preview-2025-03-11",
+        )
+    )
+    stream = client.chat.completions.create(
+        model="gpt-4o-search-preview",
+        messages=MESSAGES,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    assert list(stream)
+    llmcost.flush()
+    (record,) = sink.records
+    assert record.stream is True
+    assert record.web_search_requests == 1
+    assert record.tool_cost_usd == Decimal("0.025")
+
+
+def test_a_streamed_responses_call_counts_preview_searches(
+    sink: llmcost.sinks.MemorySink,
+) -> None:
+    """A streamed Responses call reads the searches and the tools from its final response."""
+    completed = {
+        "id": "resp_1",
+        "object": "response",
+        "created_at": 1,
+        "model": "gpt-4.1-2025-04-14",
+        "status": "completed",
+        "output": [{"type": "web_search_call", "id": "ws_1", "status": "completed"}],
+        "tools": [{"type": "web_search_preview"}],
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "usage": {
+            "input_tokens": 0,
+            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "output_tokens": 0,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": 0,
+        },
+    }
+    events = [
+        {"type": kind, "sequence_number": i, "response": completed}
+        for i, kind in enumerate(("response.created", "response.completed"))
+    ]
+    sse = "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events)
+    client = fake_openai_client(transport=FakeOpenAITransport(sse=sse))
+    assert list(
+        client.responses.create(
+            model="gpt-4.1", input="news?", tools=[{"type": "web_search_preview"}], stream=True
+        )
+    )
+    llmcost.flush()
+    (record,) = sink.records
+    assert (record.web_search_requests, record.web_search_preview_requests) == (1, 1)
+    assert record.tool_cost_usd == Decimal("0.025")
