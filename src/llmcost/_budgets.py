@@ -657,11 +657,6 @@ def estimate(
             "input_audio_tokens": 0,
             "output_audio_tokens": 0,
             "web_search_requests": 0,
-            "cache_read_audio_tokens": 0,
-            "input_image_tokens": 0,
-            "cache_read_image_tokens": 0,
-            "output_image_tokens": 0,
-            "web_search_preview_requests": 0,
         },
     )
     cost = pricing.cost(
