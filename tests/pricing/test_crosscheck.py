@@ -133,6 +133,18 @@ def test_a_wrong_rate_is_caught(peers: dict[str, Any]) -> None:
         disagreements, _, _ = compare(wrong, peer, rows)
         cells = {(d.model, d.dimension, d.ours, d.theirs) for d in disagreements}
         assert ("gpt-4o", "input", "2.6", "2.5") in cells, peer
+        shown = table([d for d in disagreements if d.model == "gpt-4o"])
+        assert shown.splitlines()[0].split() == [
+            "peer",
+            "model",
+            "priced",
+            "as",
+            "dimension",
+            "llmcost",
+            "peer",
+            "says",
+        ]
+        assert shown.splitlines()[1].split() == [peer, "gpt-4o", "gpt-4o", "input", "2.6", "2.5"]
 
 
 def test_the_vendored_litellm_rows_say_where_they_come_from() -> None:
