@@ -258,9 +258,15 @@ def near_miss(
     for name in names:
         if squash(name) == squash(key):
             return name
-    for name in names:
-        if len(key) >= 4 and name.startswith(key) and name[len(key)] == "_":
-            return name
+    # The shortest name the key is a prefix of: cache_read means cache_read_tokens, not
+    # cache_read_audio_tokens.
+    prefixed = [
+        name
+        for name in names
+        if len(key) >= 4 and name.startswith(key) and name[len(key) : len(key) + 1] == "_"
+    ]
+    if prefixed:
+        return min(prefixed, key=len)
     candidates = names if fuzzy is None else [name for name in fuzzy if name != key]
     close = difflib.get_close_matches(key, candidates, n=1, cutoff=cutoff)
     return close[0] if close else None

@@ -37,6 +37,11 @@ class Usage(BaseModel):
     OpenTelemetry GenAI convention). ``reasoning_tokens`` and ``output_audio_tokens`` are parts
     of ``output_tokens``; ``input_audio_tokens`` is a part of ``input_tokens``;
     ``cache_write_1h_tokens`` is the part of ``cache_write_tokens`` kept for one hour.
+    ``input_image_tokens`` is a part of ``input_tokens`` and ``output_image_tokens`` of
+    ``output_tokens``; ``cache_read_audio_tokens`` and ``cache_read_image_tokens`` are the
+    audio and image parts of ``cache_read_tokens`` (and of ``input_audio_tokens`` /
+    ``input_image_tokens``); ``web_search_preview_requests`` is the part of
+    ``web_search_requests`` made with OpenAI's ``web_search_preview`` tool.
 
     Example:
         >>> usage = Usage(input_tokens=1200, cache_read_tokens=1000, output_tokens=300)
@@ -55,6 +60,11 @@ class Usage(BaseModel):
     input_audio_tokens: int = Field(default=0, ge=0)
     output_audio_tokens: int = Field(default=0, ge=0)
     web_search_requests: int = Field(default=0, ge=0)
+    cache_read_audio_tokens: int = Field(default=0, ge=0)
+    input_image_tokens: int = Field(default=0, ge=0)
+    cache_read_image_tokens: int = Field(default=0, ge=0)
+    output_image_tokens: int = Field(default=0, ge=0)
+    web_search_preview_requests: int = Field(default=0, ge=0)
 
     @classmethod
     def from_counts(cls, counts: Mapping[str, Any]) -> Usage:
@@ -82,15 +92,40 @@ class Usage(BaseModel):
                 f"cache_write_1h_tokens ({self.cache_write_1h_tokens}) exceed "
                 f"cache_write_tokens ({self.cache_write_tokens})"
             )
-        if self.input_audio_tokens > self.input_tokens:
+        if self.input_audio_tokens + self.input_image_tokens > self.input_tokens:
             problems.append(
-                f"input_audio_tokens ({self.input_audio_tokens}) exceed "
-                f"input_tokens ({self.input_tokens})"
+                f"input_audio_tokens ({self.input_audio_tokens}) + input_image_tokens "
+                f"({self.input_image_tokens}) exceed input_tokens ({self.input_tokens})"
             )
-        if self.reasoning_tokens + self.output_audio_tokens > self.output_tokens:
+        if self.cache_read_audio_tokens + self.cache_read_image_tokens > self.cache_read_tokens:
+            problems.append(
+                f"cache_read_audio_tokens ({self.cache_read_audio_tokens}) + "
+                f"cache_read_image_tokens ({self.cache_read_image_tokens}) exceed "
+                f"cache_read_tokens ({self.cache_read_tokens})"
+            )
+        if self.cache_read_audio_tokens > self.input_audio_tokens:
+            problems.append(
+                f"cache_read_audio_tokens ({self.cache_read_audio_tokens}) exceed "
+                f"input_audio_tokens ({self.input_audio_tokens})"
+            )
+        if self.cache_read_image_tokens > self.input_image_tokens:
+            problems.append(
+                f"cache_read_image_tokens ({self.cache_read_image_tokens}) exceed "
+                f"input_image_tokens ({self.input_image_tokens})"
+            )
+        if (
+            self.reasoning_tokens + self.output_audio_tokens + self.output_image_tokens
+            > self.output_tokens
+        ):
             problems.append(
                 f"reasoning_tokens ({self.reasoning_tokens}) + output_audio_tokens "
-                f"({self.output_audio_tokens}) exceed output_tokens ({self.output_tokens})"
+                f"({self.output_audio_tokens}) + output_image_tokens "
+                f"({self.output_image_tokens}) exceed output_tokens ({self.output_tokens})"
+            )
+        if self.web_search_preview_requests > self.web_search_requests:
+            problems.append(
+                f"web_search_preview_requests ({self.web_search_preview_requests}) exceed "
+                f"web_search_requests ({self.web_search_requests})"
             )
         if problems:
             raise ValueError("usage parts larger than their whole: " + "; ".join(problems))
@@ -113,14 +148,24 @@ _ZERO_USAGE: dict[str, int] = dict.fromkeys(Usage.model_fields, 0)
 
 def parts_fit_their_whole(counts: Mapping[str, int]) -> bool:
     """Whether the parts of complete Usage ``counts`` fit their wholes (cache reads and writes
-    within the input, 1-hour writes within the writes, audio within its side, reasoning and
-    output audio within the output). :class:`Usage` raises on what this refuses.
+    within the input, 1-hour writes within the writes, audio and image within their side and
+    their cached parts within the cache reads, reasoning, output audio and output images
+    within the output, preview searches within the searches). :class:`Usage` raises on what
+    this refuses.
     """
     return not (
         counts["cache_read_tokens"] + counts["cache_write_tokens"] > counts["input_tokens"]
         or counts["cache_write_1h_tokens"] > counts["cache_write_tokens"]
-        or counts["input_audio_tokens"] > counts["input_tokens"]
-        or counts["reasoning_tokens"] + counts["output_audio_tokens"] > counts["output_tokens"]
+        or counts["input_audio_tokens"] + counts["input_image_tokens"] > counts["input_tokens"]
+        or counts["cache_read_audio_tokens"] + counts["cache_read_image_tokens"]
+        > counts["cache_read_tokens"]
+        or counts["cache_read_audio_tokens"] > counts["input_audio_tokens"]
+        or counts["cache_read_image_tokens"] > counts["input_image_tokens"]
+        or counts["reasoning_tokens"]
+        + counts["output_audio_tokens"]
+        + counts["output_image_tokens"]
+        > counts["output_tokens"]
+        or counts["web_search_preview_requests"] > counts["web_search_requests"]
     )
 
 
@@ -230,6 +275,11 @@ class CostRecord(BaseModel):
     input_audio_tokens: int = Field(default=0, ge=0)
     output_audio_tokens: int = Field(default=0, ge=0)
     web_search_requests: int = Field(default=0, ge=0)
+    cache_read_audio_tokens: int = Field(default=0, ge=0)
+    input_image_tokens: int = Field(default=0, ge=0)
+    cache_read_image_tokens: int = Field(default=0, ge=0)
+    output_image_tokens: int = Field(default=0, ge=0)
+    web_search_preview_requests: int = Field(default=0, ge=0)
 
     input_cost_usd: Decimal | None = None
     cache_read_cost_usd: Decimal | None = None

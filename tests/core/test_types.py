@@ -355,6 +355,8 @@ def test_to_json_of_a_typical_record_is_unchanged() -> None:
         '"input_tokens":10,"cache_read_tokens":0,"cache_write_tokens":0,'
         '"cache_write_1h_tokens":0,"output_tokens":0,"reasoning_tokens":0,'
         '"input_audio_tokens":0,"output_audio_tokens":0,"web_search_requests":0,'
+        '"cache_read_audio_tokens":0,"input_image_tokens":0,"cache_read_image_tokens":0,'
+        '"output_image_tokens":0,"web_search_preview_requests":0,'
         '"input_cost_usd":null,"cache_read_cost_usd":0E-8,"cache_write_cost_usd":null,'
         '"output_cost_usd":null,"tool_cost_usd":null,"total_cost_usd":0.5,"priced":false,'
         '"estimated":false,"replayed":false,"latency_ms":1.5,"stream":false,"status":"ok",'

@@ -14,7 +14,7 @@ def test_every_entry_has_source_and_checked_date() -> None:
     for model in get_catalog().models():
         assert model.source.startswith("https://"), model.id
         assert isinstance(model.checked, date)
-        assert date(2026, 1, 1) <= model.checked <= date(2026, 11, 22)
+        assert date(2026, 1, 1) <= model.checked <= date(2026, 12, 6)
 
 
 def test_tokenizers_and_limits() -> None:
@@ -46,6 +46,6 @@ def test_data_files_are_plain_json_with_string_money() -> None:
 def test_version_and_repr() -> None:
     """The bundled catalog has a date version; ModelPrice reprs name the model."""
     catalog = get_catalog()
-    assert catalog.version == "2026.11.22"
+    assert catalog.version == "2026.12.06"
     assert "gpt-4o" in repr(catalog.resolve("gpt-4o"))
     assert "96" in repr(catalog) or "models=" in repr(catalog)

@@ -110,4 +110,19 @@ def test_models_lists_the_catalog(capsys: pytest.CaptureFixture[str]) -> None:
     rows = json.loads(capsys.readouterr().out)
     gpt4o = next(r for r in rows if r["id"] == "gpt-4o")
     assert gpt4o["rates_per_million"]["input"] == "2.5"
-    assert gpt4o["checked"] == "2026-11-22"
+    assert gpt4o["checked"] == "2026-12-06"
+
+
+def test_price_takes_the_new_dimensions(capsys: pytest.CaptureFixture[str]) -> None:
+    """Cached audio, images and preview searches have flags; inconsistent parts exit 2."""
+    args = ["price", "gpt-realtime-mini", "--input", "10000", "--cache-read", "6000"]
+    args += ["--cache-read-audio", "4000", "--cache-read-image", "1000", "--input-audio", "5000"]
+    args += ["--input-image", "2000", "--output", "100", "--format", "json"]
+    assert main(args) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert (payload["input_cost_usd"], payload["cache_read_cost_usd"]) == ("0.012", "0.00134")
+    searches = ["price", "gpt-4.1", "--input", "0", "--web-searches", "3"]
+    assert main([*searches, "--web-search-preview", "1", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tool_cost_usd"] == "0.045"
+    assert main([*searches, "--web-search-preview", "4"]) == 2
+    assert "web_search_preview_requests (4) exceed" in capsys.readouterr().err

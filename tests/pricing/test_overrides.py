@@ -24,7 +24,7 @@ def test_provider_scale_is_a_contract_discount() -> None:
     catalog = use_catalog({"scale": {"openai": "0.8"}})
     assert cost("gpt-4o", USAGE).total_cost_usd == D("10")  # (2.5 + 10) x 0.8
     assert cost("claude-opus-4-8", USAGE).total_cost_usd == D("30")  # untouched
-    assert catalog.version.startswith("2026.11.22+override-")
+    assert catalog.version.startswith("2026.12.06+override-")
 
 
 def test_model_scale_stacks_with_provider_scale_and_keeps_history() -> None:
@@ -88,8 +88,8 @@ def test_file_override_and_layering(tmp_path: Path) -> None:
     second.write_text(json.dumps({"aliases": {"support-bot": "claude-haiku-4-5"}}))
     base = load_catalog(first)
     layered = load_catalog(second, base=base)
-    assert base.version == "2026.11.22+acme-2026"
-    assert layered.version.startswith("2026.11.22+acme-2026+override-")
+    assert base.version == "2026.12.06+acme-2026"
+    assert layered.version.startswith("2026.12.06+acme-2026+override-")
     model = layered.resolve("support-bot")
     assert model is not None
     assert model.rates["input"] == D("0.5")  # $1 x 0.5 from the first layer

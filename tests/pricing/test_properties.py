@@ -23,6 +23,10 @@ MODELS = [
     "claude-haiku-5-5",
     "claude-opus-4-8",
     "claude-3-haiku",
+    "gpt-realtime-mini",
+    "gpt-4.1-mini",
+    "gpt-4o-search-preview",
+    "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
 ]
 SETTINGS = settings(max_examples=100, deadline=None)
 COUNT = st.integers(min_value=0, max_value=2_000_000)
@@ -36,19 +40,29 @@ def usages(draw: st.DrawFn) -> Usage:
     cache_write = draw(st.integers(0, input_tokens - cache_read))
     cache_write_1h = draw(st.integers(0, cache_write))
     input_audio = draw(st.integers(0, input_tokens))
+    input_image = draw(st.integers(0, input_tokens - input_audio))
+    cached_audio = draw(st.integers(0, min(input_audio, cache_read)))
+    cached_image = draw(st.integers(0, min(input_image, cache_read - cached_audio)))
     output_tokens = draw(COUNT)
     reasoning = draw(st.integers(0, output_tokens))
     output_audio = draw(st.integers(0, output_tokens - reasoning))
+    output_image = draw(st.integers(0, output_tokens - reasoning - output_audio))
+    searches = draw(st.integers(0, 50))
     return Usage(
         input_tokens=input_tokens,
         cache_read_tokens=cache_read,
         cache_write_tokens=cache_write,
         cache_write_1h_tokens=cache_write_1h,
         input_audio_tokens=input_audio,
+        input_image_tokens=input_image,
+        cache_read_audio_tokens=cached_audio,
+        cache_read_image_tokens=cached_image,
         output_tokens=output_tokens,
         reasoning_tokens=reasoning,
         output_audio_tokens=output_audio,
-        web_search_requests=draw(st.integers(0, 50)),
+        output_image_tokens=output_image,
+        web_search_requests=searches,
+        web_search_preview_requests=draw(st.integers(0, searches)),
     )
 
 
@@ -102,6 +116,11 @@ FIELDS = [
     "reasoning_tokens",
     "output_audio_tokens",
     "web_search_requests",
+    "input_image_tokens",
+    "cache_read_audio_tokens",
+    "cache_read_image_tokens",
+    "output_image_tokens",
+    "web_search_preview_requests",
 ]
 # Growing a part also grows its whole, so the usage stays consistent.
 WHOLE = {
@@ -111,6 +130,11 @@ WHOLE = {
     "input_audio_tokens": ["input_tokens"],
     "reasoning_tokens": ["output_tokens"],
     "output_audio_tokens": ["output_tokens"],
+    "input_image_tokens": ["input_tokens"],
+    "cache_read_audio_tokens": ["cache_read_tokens", "input_audio_tokens", "input_tokens"],
+    "cache_read_image_tokens": ["cache_read_tokens", "input_image_tokens", "input_tokens"],
+    "output_image_tokens": ["output_tokens"],
+    "web_search_preview_requests": ["web_search_requests"],
 }
 
 
@@ -172,8 +196,12 @@ def test_crossing_the_cliff_reprices_the_whole_call(model: str, output: int) -> 
 )
 def test_no_token_is_priced_twice(model: str, usage: Usage, moved: int, options: dict) -> None:
     """Moving k uncached tokens to cache reads changes the cost by exactly k x (read - input)."""
-    # Keep audio out of the moved tokens, so only the text input rate is involved.
-    text_uncached = usage.uncached_input_tokens - usage.input_audio_tokens
+    # Keep audio and images out of the moved tokens, so only the text input rate is involved.
+    text_uncached = (
+        usage.uncached_input_tokens
+        - (usage.input_audio_tokens - usage.cache_read_audio_tokens)
+        - (usage.input_image_tokens - usage.cache_read_image_tokens)
+    )
     moved = min(moved, max(text_uncached, 0))
     shifted = usage.model_copy(update={"cache_read_tokens": usage.cache_read_tokens + moved})
     m = get_catalog().resolve(model)
@@ -254,3 +282,73 @@ def test_plain_total_is_exactly_the_total_cost_gives(
     quick = plain_total(card, uncached, writes, long_writes, output)
     assert quick is not None
     assert str(quick) == str(full.total_cost_usd)
+
+
+def _card_for(model: str, usage: Usage, options: dict) -> object:
+    m = get_catalog().resolve(model)
+    assert m is not None
+    card = m.card(**options)
+    for threshold, tier_card in card.tiers:
+        if usage.input_tokens > threshold:
+            return tier_card
+    return card
+
+
+@SETTINGS
+@given(
+    model=st.sampled_from(MODELS),
+    usage=usages(),
+    moved=st.integers(0, 100_000),
+    kind=st.sampled_from(["audio", "image"]),
+    options=OPTIONS,
+)
+def test_caching_audio_or_image_tokens_costs_exactly_the_rate_difference(
+    model: str, usage: Usage, moved: int, kind: str, options: dict
+) -> None:
+    """Moving k uncached audio (image) input tokens into the cache reads changes the cost by
+    exactly k x (cached audio (image) rate - audio (image) rate): no token priced twice."""
+    whole, cached = f"input_{kind}_tokens", f"cache_read_{kind}_tokens"
+    uncached_kind = getattr(usage, whole) - getattr(usage, cached)
+    other = "image" if kind == "audio" else "audio"
+    other_uncached = getattr(usage, f"input_{other}_tokens") - getattr(
+        usage, f"cache_read_{other}_tokens"
+    )
+    if uncached_kind + other_uncached > usage.uncached_input_tokens:
+        return  # counts that overlap the cache writes are capped (see price()): not this case
+    moved = min(moved, uncached_kind)
+    shifted = usage.model_copy(
+        update={
+            "cache_read_tokens": usage.cache_read_tokens + moved,
+            cached: getattr(usage, cached) + moved,
+        }
+    )
+    card = _card_for(model, usage, options)
+    before = cost(model, usage, **options).total_cost_usd
+    after = cost(model, shifted, **options).total_cost_usd
+    assert before is not None
+    assert after is not None
+    rate, cached_rate = getattr(card, f"input_{kind}"), getattr(card, f"cache_read_{kind}")
+    assert after - before == moved * (cached_rate - rate) / Decimal(1_000_000)
+
+
+@SETTINGS
+@given(model=st.sampled_from(MODELS), usage=usages(), options=OPTIONS)
+def test_a_preview_search_costs_the_preview_fee_instead(
+    model: str, usage: Usage, options: dict
+) -> None:
+    """Counting one web_search search as a web_search_preview one changes the tool cost by
+    exactly (preview fee - web_search fee - the fixed token block at the input rate)."""
+    if usage.web_search_preview_requests == usage.web_search_requests:
+        return
+    shifted = usage.model_copy(
+        update={"web_search_preview_requests": usage.web_search_preview_requests + 1}
+    )
+    card = _card_for(model, usage, options)
+    before = cost(model, usage, **options)
+    after = cost(model, shifted, **options)
+    assert before.tool_cost_usd is not None
+    assert after.tool_cost_usd is not None
+    block = card.web_search_tokens * card.input / Decimal(1_000_000)  # type: ignore[attr-defined]
+    expected = card.web_search_preview - card.web_search - block  # type: ignore[attr-defined]
+    assert after.tool_cost_usd - before.tool_cost_usd == expected
+    assert after.total_cost_usd - before.total_cost_usd == expected  # type: ignore[operator]

@@ -1,6 +1,8 @@
-"""``llmcost price`` (price one call from token counts) and ``llmcost models`` (list the catalog).
+"""``llmcost price`` (price one call from token counts), ``llmcost models`` (list the catalog)
+and ``llmcost prices diff`` (what an override file or a newer catalog directory would change).
 
-Exit codes: 0 success; 1 unknown model or a malformed ``--catalog`` override; 2 bad arguments.
+Exit codes: 0 success (``prices diff``: no differences); 1 unknown model or a malformed
+catalog or override; 2 bad arguments; 3 ``prices diff`` found differences.
 """
 
 from __future__ import annotations
@@ -62,7 +64,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     price.add_argument("--reasoning", type=_count, default=0, help="reasoning part of output")
     price.add_argument("--input-audio", type=_count, default=0, help="audio part of input")
     price.add_argument("--output-audio", type=_count, default=0, help="audio part of output")
+    price.add_argument(
+        "--cache-read-audio", type=_count, default=0, help="audio part of --cache-read"
+    )
+    price.add_argument("--input-image", type=_count, default=0, help="image part of input")
+    price.add_argument(
+        "--cache-read-image", type=_count, default=0, help="image part of --cache-read"
+    )
+    price.add_argument("--output-image", type=_count, default=0, help="image part of output")
     price.add_argument("--web-searches", type=_count, default=0, help="web search requests")
+    price.add_argument(
+        "--web-search-preview",
+        type=_count,
+        default=0,
+        help="the part of --web-searches made with OpenAI's web_search_preview tool",
+    )
     price.add_argument("--batch", action="store_true", help="priced as a batch API call")
     price.add_argument("--service-tier", help="flex, priority, ... (as the provider reports it)")
     price.add_argument("--speed", help="Anthropic speed mode, e.g. fast")
@@ -83,6 +99,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     models.add_argument("--catalog", help="a JSON override file layered on the bundled catalog")
     models.add_argument("--format", choices=("table", "json"), default="table")
     models.set_defaults(func=_run_models)
+
+    prices = subparsers.add_parser(
+        "prices",
+        help="work with price catalogs (diff)",
+        description="Work with price catalogs and override layers.",
+    )
+    prices_commands = prices.add_subparsers(dest="prices_command", metavar="SUBCOMMAND")
+    diff = prices_commands.add_parser(
+        "diff",
+        help="show what an override file or a newer catalog directory would change",
+        description=(
+            "Compare the prices in force (the bundled catalog, or --base) with an override "
+            "file or a directory of <provider>.json files, price by price. Exit status 0: no "
+            "differences; 3: differences; 1: a file cannot be read or is malformed."
+        ),
+    )
+    diff.add_argument("source", help="an override JSON file, or a directory of provider files")
+    diff.add_argument("--base", help="compare against this override file or directory instead")
+    diff.add_argument("--provider", help="only this provider's models")
+    diff.add_argument("--at", type=_instant, help="compare the prices in force then (ISO)")
+    diff.add_argument("--format", choices=("table", "json"), default="table")
+    diff.set_defaults(func=_run_prices_diff)
+    prices.set_defaults(func=lambda args: _usage(prices))
 
 
 def _catalog(path: str | None) -> Catalog:
@@ -111,6 +150,11 @@ def _run_price(args: argparse.Namespace) -> int:
             input_audio_tokens=args.input_audio,
             output_audio_tokens=args.output_audio,
             web_search_requests=args.web_searches,
+            cache_read_audio_tokens=args.cache_read_audio,
+            input_image_tokens=args.input_image,
+            cache_read_image_tokens=args.cache_read_image,
+            output_image_tokens=args.output_image,
+            web_search_preview_requests=args.web_search_preview,
         )
     except ValueError as exc:
         print(f"llmcost price: {_first_line(exc)}", file=sys.stderr)
@@ -261,3 +305,66 @@ def _run_models(args: argparse.Namespace) -> int:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     print(f"{len(models)} models, USD per 1M tokens, catalog {catalog.version}")
     return 0
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _change(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def _run_prices_diff(args: argparse.Namespace) -> int:
+    from llmcost.errors import CatalogError
+    from llmcost.pricing import diff_catalogs, get_catalog, load_catalog
+
+    try:
+        old = load_catalog(args.base) if args.base else get_catalog()
+        new = load_catalog(args.source, base=old)
+    except CatalogError as exc:
+        print(f"llmcost prices diff: {exc}", file=sys.stderr)
+        return 1
+    changes = list(diff_catalogs(old, new, provider=args.provider, at=args.at))
+    if args.format == "json":
+        payload = {
+            "old_version": old.version,
+            "new_version": new.version,
+            "changes": [
+                {
+                    "provider": c.provider,
+                    "model": c.model,
+                    "kind": c.kind,
+                    "dimension": c.dimension,
+                    "old": None if c.old is None or c.dimension == "model" else str(c.old),
+                    "new": None if c.new is None or c.dimension == "model" else str(c.new),
+                }
+                for c in changes
+            ],
+        }
+        print(json.dumps(payload, indent=2))
+        return 3 if changes else 0
+    print(f"catalog {old.version} -> {new.version}")
+    if not changes:
+        print("no price differences")
+        return 0
+    table = [("provider", "model", "price", "old", "new", "change")]
+    for c in changes:
+        if c.dimension == "model":
+            table.append((c.provider, c.model, "(model)", "", "", c.kind))
+            continue
+        if c.old is not None and c.new is not None and c.old:
+            change = f"{(c.new - c.old) / c.old * 100:+.1f}%"
+        else:
+            change = c.kind
+        table.append((c.provider, c.model, c.dimension, _change(c.old), _change(c.new), change))
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    models = len({(c.provider, c.model) for c in changes})
+    print(
+        f"{len(changes)} price(s) differ across {models} model(s); "
+        "USD per 1M tokens, per-request fees in USD"
+    )
+    return 3

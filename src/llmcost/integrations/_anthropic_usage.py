@@ -161,6 +161,11 @@ class StreamUsage:
             "input_audio_tokens": 0,
             "output_audio_tokens": 0,
             "web_search_requests": self.web_search,
+            "cache_read_audio_tokens": 0,
+            "input_image_tokens": 0,
+            "cache_read_image_tokens": 0,
+            "output_image_tokens": 0,
+            "web_search_preview_requests": 0,
         }
         # take() admits only non-negative ints, and input is the sum of its cache parts, so
         # Usage can only refuse a 1-hour breakdown larger than the writes it splits, or

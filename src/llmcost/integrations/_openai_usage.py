@@ -10,14 +10,23 @@ Mapping (OpenAI -> llmcost):
 - Chat Completions / legacy Completions (``CompletionUsage``): ``prompt_tokens`` (cached
   included) -> ``input_tokens``; ``prompt_tokens_details.cached_tokens`` ->
   ``cache_read_tokens``; ``prompt_tokens_details.cache_write_tokens`` ->
-  ``cache_write_tokens``; ``prompt_tokens_details.audio_tokens`` -> ``input_audio_tokens``;
-  ``completion_tokens`` -> ``output_tokens``; ``completion_tokens_details.reasoning_tokens``
-  and ``.audio_tokens`` -> ``reasoning_tokens`` and ``output_audio_tokens``.
+  ``cache_write_tokens``; ``prompt_tokens_details.audio_tokens`` and ``.image_tokens`` ->
+  ``input_audio_tokens`` and ``input_image_tokens`` (cached ones included);
+  ``prompt_tokens_details.cached_tokens_details.audio_tokens`` and ``.image_tokens`` ->
+  ``cache_read_audio_tokens`` and ``cache_read_image_tokens``; ``completion_tokens`` ->
+  ``output_tokens``; ``completion_tokens_details.reasoning_tokens``, ``.audio_tokens`` and
+  ``.image_tokens`` -> ``reasoning_tokens``, ``output_audio_tokens`` and
+  ``output_image_tokens``. A chat completion from a search model (``gpt-4o-search-preview``,
+  ``gpt-5-search-api`` …) made one web search: those models search before every answer and
+  bill it per call.
 - Responses (``ResponseUsage``): ``input_tokens``; ``input_tokens_details.cached_tokens`` and
   ``.cache_write_tokens``; ``input_tokens_details.cache_write_tokens_details.ttl_12h_tokens``
   -> ``cache_write_1h_tokens`` (the long-retention part of the writes, which the catalog
-  prices at its ``cache_write_12h`` rate); ``output_tokens``;
-  ``output_tokens_details.reasoning_tokens``.
+  prices at its ``cache_write_12h`` rate); audio and image details as in Chat Completions,
+  where present; ``output_tokens``; ``output_tokens_details.reasoning_tokens``. Web
+  searches: ``tool_usage.web_search.num_requests`` (billable searches) when the response
+  has it, else one per ``web_search_call`` output item; they are ``web_search_preview``
+  searches when the response's ``tools`` offer only the preview tool.
 - Embeddings: ``prompt_tokens`` -> ``input_tokens``.
 """
 
@@ -28,7 +37,14 @@ from typing import Any
 from llmcost.integrations._fields import field, view
 from llmcost.types import Usage, construct_trusted, parts_fit_their_whole
 
-__all__ = ["chat_usage", "embeddings_usage", "responses_usage", "usage_for"]
+__all__ = [
+    "chat_usage",
+    "count_web_searches",
+    "embeddings_usage",
+    "responses_usage",
+    "usage_for",
+    "web_search_counts",
+]
 
 
 def _checked(counts: dict[str, Any], names: dict[str, str], required: tuple[str, ...]) -> Usage:
@@ -69,6 +85,11 @@ _ZERO_COUNTS: dict[str, int] = {
     "input_audio_tokens": 0,
     "output_audio_tokens": 0,
     "web_search_requests": 0,
+    "cache_read_audio_tokens": 0,
+    "input_image_tokens": 0,
+    "cache_read_image_tokens": 0,
+    "output_image_tokens": 0,
+    "web_search_preview_requests": 0,
 }
 _REQUIRED = ("input_tokens", "output_tokens")
 
@@ -78,23 +99,36 @@ _CHAT_NAMES = {
     "cache_read_tokens": "prompt_tokens_details.cached_tokens",
     "cache_write_tokens": "prompt_tokens_details.cache_write_tokens",
     "input_audio_tokens": "prompt_tokens_details.audio_tokens",
+    "input_image_tokens": "prompt_tokens_details.image_tokens",
+    "cache_read_audio_tokens": "prompt_tokens_details.cached_tokens_details.audio_tokens",
+    "cache_read_image_tokens": "prompt_tokens_details.cached_tokens_details.image_tokens",
     "output_tokens": "completion_tokens",
     "reasoning_tokens": "completion_tokens_details.reasoning_tokens",
     "output_audio_tokens": "completion_tokens_details.audio_tokens",
+    "output_image_tokens": "completion_tokens_details.image_tokens",
+    "web_search_requests": "web_search_requests",
 }
 _RESPONSES_NAMES = {
     "input_tokens": "input_tokens",
     "cache_read_tokens": "input_tokens_details.cached_tokens",
     "cache_write_tokens": "input_tokens_details.cache_write_tokens",
     "cache_write_1h_tokens": "input_tokens_details.cache_write_tokens_details.ttl_12h_tokens",
+    "input_audio_tokens": "input_tokens_details.audio_tokens",
+    "input_image_tokens": "input_tokens_details.image_tokens",
+    "cache_read_audio_tokens": "input_tokens_details.cached_tokens_details.audio_tokens",
+    "cache_read_image_tokens": "input_tokens_details.cached_tokens_details.image_tokens",
     "output_tokens": "output_tokens",
     "reasoning_tokens": "output_tokens_details.reasoning_tokens",
-    "web_search_requests": "web_search_requests",
+    "output_audio_tokens": "output_tokens_details.audio_tokens",
+    "output_image_tokens": "output_tokens_details.image_tokens",
+    "web_search_requests": "tool_usage.web_search.num_requests",
+    "web_search_preview_requests": "tool_usage.web_search.num_requests",
 }
 
 
-def chat_usage(usage: Any) -> Usage:
-    """Map a Chat Completions (or legacy Completions) ``usage`` block.
+def chat_usage(usage: Any, web_search_requests: int = 0) -> Usage:
+    """Map a Chat Completions (or legacy Completions) ``usage`` block
+    (``web_search_requests`` is counted by the caller: see :func:`usage_for`).
 
     Example:
         >>> chat_usage({"prompt_tokens": 1149, "completion_tokens": 353,
@@ -103,21 +137,30 @@ def chat_usage(usage: Any) -> Usage:
     """
     top = view(usage)
     prompt = view(top.get("prompt_tokens_details"))
+    cached = view(prompt.get("cached_tokens_details"))
     completion = view(top.get("completion_tokens_details"))
     counts = {
         "input_tokens": top.get("prompt_tokens"),
         "cache_read_tokens": prompt.get("cached_tokens"),
         "cache_write_tokens": prompt.get("cache_write_tokens"),
         "input_audio_tokens": prompt.get("audio_tokens"),
+        "input_image_tokens": prompt.get("image_tokens"),
+        "cache_read_audio_tokens": cached.get("audio_tokens"),
+        "cache_read_image_tokens": cached.get("image_tokens"),
         "output_tokens": top.get("completion_tokens"),
         "reasoning_tokens": completion.get("reasoning_tokens"),
         "output_audio_tokens": completion.get("audio_tokens"),
+        "output_image_tokens": completion.get("image_tokens"),
+        "web_search_requests": web_search_requests,
     }
     return _checked(counts, _CHAT_NAMES, _REQUIRED)
 
 
-def responses_usage(usage: Any, web_search_requests: int = 0) -> Usage:
-    """Map a Responses API ``usage`` block (``web_search_requests`` is counted by the caller).
+def responses_usage(
+    usage: Any, web_search_requests: int = 0, web_search_preview_requests: int = 0
+) -> Usage:
+    """Map a Responses API ``usage`` block (web searches are counted by the caller, from the
+    whole response: see :func:`web_search_counts`; the preview ones are a part of them).
 
     Example:
         >>> responses_usage({"input_tokens": 11, "output_tokens": 327,
@@ -127,15 +170,23 @@ def responses_usage(usage: Any, web_search_requests: int = 0) -> Usage:
     top = view(usage)
     details = view(top.get("input_tokens_details"))
     writes = view(details.get("cache_write_tokens_details"))
+    cached = view(details.get("cached_tokens_details"))
     out = view(top.get("output_tokens_details"))
     counts = {
         "input_tokens": top.get("input_tokens"),
         "cache_read_tokens": details.get("cached_tokens"),
         "cache_write_tokens": details.get("cache_write_tokens"),
         "cache_write_1h_tokens": writes.get("ttl_12h_tokens"),
+        "input_audio_tokens": details.get("audio_tokens"),
+        "input_image_tokens": details.get("image_tokens"),
+        "cache_read_audio_tokens": cached.get("audio_tokens"),
+        "cache_read_image_tokens": cached.get("image_tokens"),
         "output_tokens": top.get("output_tokens"),
         "reasoning_tokens": out.get("reasoning_tokens"),
+        "output_audio_tokens": out.get("audio_tokens"),
+        "output_image_tokens": out.get("image_tokens"),
         "web_search_requests": web_search_requests,
+        "web_search_preview_requests": web_search_preview_requests,
     }
     return _checked(counts, _RESPONSES_NAMES, _REQUIRED)
 
@@ -162,6 +213,32 @@ def count_web_searches(output: Any) -> int:
     return searches
 
 
+def web_search_counts(response: Any) -> tuple[int, int]:
+    """``(searches, preview searches)`` of a whole Responses object or JSON dict.
+
+    The count is ``tool_usage.web_search.num_requests`` (what OpenAI bills) when present,
+    else one per ``web_search_call`` output item. The output items do not say which tool ran
+    them: they are ``web_search_preview`` searches when the response's ``tools`` offer the
+    preview tool and not ``web_search`` (with both offered, ``web_search``, the current tool).
+    """
+    tool_usage = field(response, "tool_usage")
+    searches = field(field(tool_usage, "web_search"), "num_requests") if tool_usage else None
+    if searches is None:
+        searches = count_web_searches(field(response, "output"))
+    if not searches:
+        return searches, 0
+    kinds = {field(tool, "type") for tool in field(response, "tools") or ()}
+    preview_only = "web_search" not in kinds and any(
+        isinstance(kind, str) and kind.startswith("web_search_preview") for kind in kinds
+    )
+    return searches, searches if preview_only else 0
+
+
+def _is_search_model(model: Any) -> bool:
+    # gpt-4o-search-preview, gpt-4o-mini-search-preview, gpt-5-search-api and their snapshots
+    return isinstance(model, str) and ("-search-preview" in model or "-search-api" in model)
+
+
 def usage_for(operation: str, body: Any) -> Usage | None:
     """The usage of a whole response object or JSON dict for ``operation``; None when absent.
 
@@ -172,7 +249,7 @@ def usage_for(operation: str, body: Any) -> Usage | None:
     if usage is None:
         return None
     if operation == "responses":
-        return responses_usage(usage, count_web_searches(field(body, "output")))
+        return responses_usage(usage, *web_search_counts(body))
     if operation == "embeddings":
         return embeddings_usage(usage)
-    return chat_usage(usage)
+    return chat_usage(usage, 1 if _is_search_model(field(body, "model")) else 0)

@@ -243,7 +243,9 @@ class _ChunkReader(StreamReader):
     def result(self) -> Reading:
         if self.usage is None:
             return Reading(meta=self.meta)
-        usage = _openai_usage.usage_for(self.operation, {"usage": self.usage})
+        # The model too: a chat completion from a search model made one web search.
+        body = {"usage": self.usage, "model": self.meta.get("response_model")}
+        usage = _openai_usage.usage_for(self.operation, body)
         return Reading(usage or Usage(), self.meta)
 
 
@@ -284,8 +286,8 @@ class _ResponsesReader(StreamReader):
         usage = getattr(response, "usage", None)
         if usage is None:
             return Reading(meta=meta)
-        searches = _openai_usage.count_web_searches(getattr(response, "output", None))
-        return Reading(_openai_usage.responses_usage(usage, searches), meta)
+        searches = _openai_usage.web_search_counts(response)  # (searches, preview searches)
+        return Reading(_openai_usage.responses_usage(usage, *searches), meta)
 
 
 def _end_helper_stream(instance: Any) -> None:

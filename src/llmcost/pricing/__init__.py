@@ -18,19 +18,29 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from llmcost.pricing._catalog import Catalog, ModelPrice, bundled_catalog, load_catalog
+from llmcost.pricing._catalog import (
+    Catalog,
+    ModelPrice,
+    bundled_catalog,
+    load_catalog,
+    unpriced_on_purpose,
+)
+from llmcost.pricing._diff import PriceChange, diff_catalogs
 from llmcost.pricing._math import RateCard, plain_total, price
 from llmcost.types import Cost, Usage
 
 __all__ = [
     "Catalog",
     "ModelPrice",
+    "PriceChange",
     "RateCard",
     "cost",
+    "diff_catalogs",
     "get_catalog",
     "is_known",
     "load_catalog",
     "plain_total",
+    "unpriced_on_purpose",
     "use_catalog",
 ]
 
@@ -54,8 +64,11 @@ def get_catalog() -> Catalog:
 def use_catalog(source: Catalog | str | os.PathLike[str] | Mapping[str, Any] | None) -> Catalog:
     """Set the active catalog and return it; ``None`` restores the bundled catalog.
 
-    A path or mapping is an override layer over the bundled data (see :func:`load_catalog`).
-    ``llmcost.configure(catalog=...)`` calls this.
+    A path or mapping is an override layer over the bundled data, a directory a newer
+    catalog (see :func:`load_catalog`). ``llmcost.configure(catalog=...)`` calls this; calling
+    it again while the application runs swaps the prices for every later call at once (each
+    record names the ``catalog_version`` it was priced with): a team can ship new prices as
+    a file and load it without a redeploy.
 
     Example:
         >>> use_catalog({"models": {"gpt-4o": {"scale": "0.5"}}}).resolve("gpt-4o").rates["input"]

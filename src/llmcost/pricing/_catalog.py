@@ -15,19 +15,19 @@ import re
 import threading
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timezone
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from llmcost.errors import CatalogError
 from llmcost.pricing import _schema
-from llmcost.pricing._math import ZERO, RateCard
+from llmcost.pricing._math import EXACT, ZERO, RateCard
 from llmcost.pricing._schema import HistoryEntry, ModelEntry, ModelOverride, OverrideFile, Rates
 
-__all__ = ["Catalog", "ModelPrice", "bundled_catalog", "load_catalog"]
+__all__ = ["Catalog", "ModelPrice", "bundled_catalog", "load_catalog", "unpriced_on_purpose"]
 
-BUNDLED_VERSION = "2026.11.22"
+BUNDLED_VERSION = "2026.12.06"
 _BUNDLED_PROVIDERS = ("openai", "anthropic", "google")
 _MEMO_LIMIT = 4096
 _ONE = Decimal(1)
@@ -53,7 +53,7 @@ _PROVIDER_ALIASES = {
 }
 _STANDARD_TIERS = frozenset({"", "auto", "default", "standard", "standard_only", "scale"})
 _BEDROCK = re.compile(
-    r"^(?:[a-z]{2,6}\.)?anthropic\.(?P<name>claude-.+?)(?:-v\d+(?::\d+)?)?(?::\d+)?$"
+    r"^(?:(?P<region>[a-z]{2,6})\.)?anthropic\.(?P<name>claude-.+?)(?:-v\d+(?::\d+)?)?(?::\d+)?$"
 )
 _ANTHROPIC_DATE = re.compile(r"-\d{8}$")
 _OPENAI_DATE = re.compile(r"-\d{4}-\d{2}-\d{2}$")
@@ -71,6 +71,8 @@ class _Period:
         "speed",
         "tiers",
         "web_search",
+        "web_search_preview",
+        "web_search_tokens",
     )
 
     def __init__(self, fields: Mapping[str, Any]) -> None:
@@ -82,6 +84,8 @@ class _Period:
         self.inference_geo: dict[str, Decimal] = fields.get("inference_geo") or {}
         self.data_residency: dict[str, Decimal] = fields.get("data_residency") or {}
         self.web_search: Decimal | None = fields.get("web_search_per_request")
+        self.web_search_preview: Decimal | None = fields.get("web_search_preview_per_request")
+        self.web_search_tokens: int = fields.get("web_search_tokens_per_request") or 0
 
 
 _PERIOD_KEYS = (
@@ -93,6 +97,8 @@ _PERIOD_KEYS = (
     "inference_geo",
     "data_residency",
     "web_search_per_request",
+    "web_search_preview_per_request",
+    "web_search_tokens_per_request",
 )
 
 
@@ -104,21 +110,18 @@ def _utc_midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
 
 
-def _full_rates(given: Mapping[str, Decimal]) -> dict[str, Decimal]:
-    """Apply the documented fallbacks so that every token kind has a rate (never a free $0)."""
-    inp: Decimal = given["input"]
-    out: Decimal = given.get("output", ZERO)  # embeddings: no output tokens exist
-    cache_write = given.get("cache_write", inp)
-    return {
-        "input": inp,
-        "output": out,
-        "cache_read": given.get("cache_read", inp),
-        "cache_write": cache_write,
-        "cache_write_long": given.get("cache_write_1h", given.get("cache_write_12h", cache_write)),
-        "input_audio": given.get("input_audio", inp),
-        "output_audio": given.get("output_audio", out),
-        "reasoning": given.get("reasoning", out),
-    }
+def _card_rates(given: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    """The rates as given, in RateCard's names; RateCard applies the documented fallbacks so
+    that every token kind has a rate (never a free $0)."""
+    rates = {key: value for key, value in given.items() if key not in _LONG_WRITES}
+    rates.setdefault("output", ZERO)  # embeddings: no output tokens exist
+    long_write = given.get("cache_write_1h", given.get("cache_write_12h"))
+    if long_write is not None:
+        rates["cache_write_long"] = long_write
+    return rates
+
+
+_LONG_WRITES = ("cache_write_1h", "cache_write_12h")
 
 
 def _tidy(value: Decimal) -> Decimal:
@@ -156,8 +159,10 @@ class ModelPrice:
         "_lock",
         "_periods",
         "_plain",
+        "_region_factor",
         "_scale",
         "aliases",
+        "bedrock_regions",
         "checked",
         "context_window",
         "id",
@@ -174,6 +179,7 @@ class ModelPrice:
         provider: str,
         *,
         scale: Decimal = _ONE,
+        region_factor: Decimal = _ONE,
     ) -> None:
         self.id = entry.id
         self.provider = provider
@@ -184,7 +190,11 @@ class ModelPrice:
         self.source = entry.source
         self.checked = entry.checked
         self.note = entry.note
+        #: Bedrock cross-region prefix (``us``, ``eu`` …) -> the multiplier AWS charges for it.
+        self.bedrock_regions: dict[str, Decimal] = dict(entry.bedrock_regions or {})
         self._scale = scale
+        # A Bedrock regional premium: token rates only (AWS does not mark up web search).
+        self._region_factor = region_factor
         self._entry = entry
         latest = _fields_of(entry)
         # (until, period) oldest first; the latest period has no end.
@@ -275,6 +285,22 @@ class ModelPrice:
         inference_geo: str | None,
         data_residency: str | None,
     ) -> RateCard:
+        # Products of exact decimals, in llmcost's own context: a caller's narrow context
+        # must not round a rate that is then memoized for everyone.
+        with localcontext(EXACT):
+            return self._build_card_exact(
+                period, batch, service_tier, speed, inference_geo, data_residency
+            )
+
+    def _build_card_exact(
+        self,
+        period: _Period,
+        batch: bool,
+        service_tier: str | None,
+        speed: str | None,
+        inference_geo: str | None,
+        data_residency: str | None,
+    ) -> RateCard:
         tier_name = (service_tier or "").strip().lower()
         if tier_name == "batch":  # Anthropic reports batch processing as a service tier
             batch, tier_name = True, ""
@@ -289,7 +315,7 @@ class ModelPrice:
                 variant = tiers.get("priority" if tier_name == "fast" else "fast")
             # A tier the model has no price for is served (and billed) as standard.
 
-        factor = self._scale
+        factor = self._scale * self._region_factor
         if speed:
             factor *= period.speed.get(speed.strip().lower(), _ONE)
         if inference_geo:
@@ -297,6 +323,8 @@ class ModelPrice:
         if data_residency:
             factor *= period.data_residency.get(data_residency.strip().lower(), _ONE)
         web_search = _tidy((period.web_search or ZERO) * self._scale)
+        preview = period.web_search_preview
+        web_search_preview = None if preview is None else _tidy(preview * self._scale)
 
         # Work on the rates as given (before fallbacks), so that a fallback such as "cache
         # reads cost the input rate" uses the variant's input rate, not the standard one.
@@ -325,11 +353,12 @@ class ModelPrice:
         def make(
             given: Mapping[str, Decimal], tier_cards: tuple[tuple[int, RateCard], ...]
         ) -> RateCard:
-            full = _full_rates(given)
             return RateCard(
                 web_search=web_search,
+                web_search_preview=web_search_preview,
+                web_search_tokens=period.web_search_tokens,
                 tiers=tier_cards,
-                **{key: _tidy(value * factor) for key, value in full.items()},
+                **{key: _tidy(value * factor) for key, value in _card_rates(given).items()},
             )
 
         tier_cards = tuple(
@@ -341,7 +370,11 @@ class ModelPrice:
         return make(plain, tier_cards)
 
     def _rescaled(self, factor: Decimal) -> ModelPrice:
-        return ModelPrice(self._entry, self.provider, scale=self._scale * factor)
+        with localcontext(EXACT):
+            scale = self._scale * factor
+        return ModelPrice(
+            self._entry, self.provider, scale=scale, region_factor=self._region_factor
+        )
 
 
 def _decode_error(source: str, exc: json.JSONDecodeError) -> CatalogError:
@@ -396,6 +429,7 @@ class Catalog:
             self._names[alias.lower()] = self._models[target]
         self._providers = frozenset(m.provider for m in self._models.values())
         self._memo: dict[tuple[str, str | None], ModelPrice | None] = {}
+        self._regions: dict[tuple[str, str], ModelPrice] = {}
 
     def __repr__(self) -> str:
         return f"Catalog(version={self.version!r}, models={len(self._models)})"
@@ -473,8 +507,23 @@ class Catalog:
             if model is not None and (
                 wanted is None or model.provider == wanted or wanted not in self._providers
             ):
-                return model
+                return self._regional(model, name) if model.bedrock_regions else model
         return None
+
+    def _regional(self, model: ModelPrice, name: str) -> ModelPrice:
+        """The model as billed through a Bedrock cross-region prefix (``us.anthropic.…``)."""
+        bedrock = _BEDROCK.match(name.strip().lower().rpartition("/")[2])
+        region: str | None = bedrock.group("region") if bedrock else None
+        factor = model.bedrock_regions.get(region) if region else None
+        if region is None or factor is None or factor == _ONE:
+            return model
+        key = (model.id, region)
+        regional = self._regions.get(key)
+        if regional is None:
+            regional = self._regions[key] = ModelPrice(
+                model._entry, model.provider, scale=model._scale, region_factor=factor
+            )
+        return regional
 
 
 # --- loading -----------------------------------------------------------------------------
@@ -524,6 +573,30 @@ def bundled_catalog() -> Catalog:
     return _bundled
 
 
+_unpriced: dict[str, str] | None = None
+
+
+def unpriced_on_purpose() -> dict[str, str]:
+    """Model ids the SDKs name that llmcost deliberately does not price, with the reason.
+
+    Image, speech, transcription, video and moderation models (endpoints llmcost does not
+    instrument, or not token-billed), and models without a public price. A call to one is
+    recorded unpriced, never at $0. The list is ``llmcost/pricing/data/unpriced.json``.
+
+    Example:
+        >>> "dall-e-3" in unpriced_on_purpose(), "gpt-4o" in unpriced_on_purpose()
+        (True, False)
+    """
+    global _unpriced
+    if _unpriced is None:
+        resource = resources.files("llmcost.pricing") / "data" / "unpriced.json"
+        data = json.loads(resource.read_text(encoding="utf-8"))
+        _unpriced = {
+            model_id: str(group["reason"]) for group in data["groups"] for model_id in group["ids"]
+        }
+    return dict(_unpriced)
+
+
 def _override_entry(
     base: ModelPrice | None, name: str, change: ModelOverride, source: str
 ) -> ModelEntry:
@@ -562,17 +635,48 @@ def _override_version(data: Mapping[str, Any], layer: OverrideFile) -> str:
     return f"override-{digest[:8]}"
 
 
+def _load_directory(path: Path, base: Catalog) -> Catalog:
+    """A catalog whose providers with a ``<provider>.json`` file in ``path`` come from it."""
+    files = sorted(path.glob("*.json"))
+    if not files:
+        raise CatalogError("the directory holds no <provider>.json price files", source=str(path))
+    models: list[ModelPrice] = []
+    digest = hashlib.sha256()
+    newest: date | None = None
+    replaced: set[str] = set()
+    for file in files:
+        if file.name == "unpriced.json":  # the bundled list of unpriced ids, not prices
+            continue
+        data = _read_json(file, str(file))
+        digest.update(file.name.encode() + b"\0" + file.read_bytes())
+        parsed = _parse_provider_file(data, str(file))
+        provider = str(data["provider"]).lower()
+        if provider in replaced:
+            raise CatalogError(f"a second file for provider {provider!r}", source=str(file))
+        replaced.add(provider)
+        models.extend(parsed)
+        checked = _schema.validate(_schema.ProviderFile, data, source=str(file)).checked
+        newest = checked if newest is None or checked > newest else newest
+    models.extend(m for m in base.models() if m.provider not in replaced)
+    day = newest.strftime("%Y.%m.%d") if newest else base.version
+    return Catalog(models, version=f"{day}+dir-{digest.hexdigest()[:8]}")
+
+
 def load_catalog(
     source: str | os.PathLike[str] | Mapping[str, Any], *, base: Catalog | None = None
 ) -> Catalog:
-    """Build a catalog from an override layer (a JSON file or a mapping) over ``base``.
+    """Build a catalog from an override layer (a JSON file or a mapping) over ``base``, or
+    from a directory of provider files (a newer catalog).
 
     ``base`` defaults to the bundled catalog. The layer can scale a provider or a model
     (contract discounts), replace rates, add models, and declare aliases such as an Azure
-    deployment name. See docs/pricing.md for the format.
+    deployment name. A directory holds ``<provider>.json`` files in the bundled format (a
+    copy of ``llmcost/pricing/data`` with newer prices): each file replaces that provider's
+    models in ``base``; providers without a file keep ``base``'s. See docs/pricing.md.
 
     Args:
-        source: path of a JSON override file, or the same structure as a mapping.
+        source: path of a JSON override file or of a directory of provider files, or an
+            override layer as a mapping.
         base: the catalog to layer on; the bundled catalog when omitted.
 
     Returns:
@@ -593,6 +697,8 @@ def load_catalog(
         data: Any = source
     else:
         path = Path(os.fspath(source))
+        if path.is_dir():
+            return _load_directory(path, base)
         label = str(path)
         data = _read_json(path, label)
     layer: OverrideFile = _schema.validate(OverrideFile, data, source=label)
@@ -625,11 +731,9 @@ def load_catalog(
         if model_id in patched:
             entry, provider, model_scale = patched[model_id]
             inherited = by_id[model_id]._scale if model_id in by_id else _ONE
-            model = ModelPrice(
-                entry,
-                provider,
-                scale=inherited * model_scale * provider_scale.get(provider, _ONE),
-            )
+            with localcontext(EXACT):
+                scale = inherited * model_scale * provider_scale.get(provider, _ONE)
+            model = ModelPrice(entry, provider, scale=scale)
         else:
             old = by_id[model_id]
             factor = provider_scale.get(old.provider, _ONE)

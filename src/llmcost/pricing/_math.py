@@ -28,14 +28,33 @@ from llmcost.types import Cost, construct_trusted
 if TYPE_CHECKING:
     from llmcost.types import Usage
 
-__all__ = ["ZERO", "RateCard", "plain_total", "price"]
+__all__ = ["EXACT", "TOKEN_RATES", "ZERO", "RateCard", "plain_total", "price"]
 
-# Used when the caller's decimal context is too narrow or the counts are huge: wide, and
-# trapping Inexact so that a cost is exact or an error.
-_CTX = Context(prec=80, traps=[InvalidOperation, DivisionByZero, Overflow, Inexact])
+# llmcost's own decimal context: wide, and trapping Inexact so that a cost or a rate is exact
+# or an error. Rate cards are built in it, and a price is divided in it whenever the caller's
+# context could round (narrower than the default) or the counts are huge. The caller's
+# decimal context never changes a number llmcost computes.
+EXACT = Context(prec=80, traps=[InvalidOperation, DivisionByZero, Overflow, Inexact])
+_CTX = EXACT
 _MIN_PREC = 28
 
 ZERO = Decimal(0)
+
+#: The token rates of a full card (USD per 1M tokens), fallbacks applied.
+TOKEN_RATES: tuple[str, ...] = (
+    "input",
+    "output",
+    "cache_read",
+    "cache_write",
+    "cache_write_long",
+    "input_audio",
+    "output_audio",
+    "reasoning",
+    "cache_read_audio",
+    "input_image",
+    "cache_read_image",
+    "output_image",
+)
 
 
 class RateCard:
@@ -43,95 +62,118 @@ class RateCard:
 
     ``tiers`` holds ``(above_input_tokens, RateCard)`` pairs, highest threshold first: when a
     call's total input is strictly above a threshold, the whole call uses that card (a cliff).
+    ``web_search`` and ``web_search_preview`` are USD per search with OpenAI's ``web_search``
+    and ``web_search_preview`` tools (Anthropic's searches use ``web_search``);
+    ``web_search_tokens`` is a fixed block of input tokens billed with every ``web_search``
+    search at the card's input rate.
     """
 
     __slots__ = (
-        "cache_read",
-        "cache_write",
-        "cache_write_long",
-        "input",
-        "input_audio",
-        "output",
-        "output_audio",
-        "reasoning",
+        *TOKEN_RATES,
         "tiers",
         "units",
         "web_search",
-        "x_cache_read",
-        "x_cache_write",
-        "x_cache_write_long",
-        "x_input",
-        "x_input_audio",
-        "x_output",
-        "x_output_audio",
-        "x_reasoning",
+        "web_search_preview",
+        "web_search_tokens",
+        *(f"x_{name}" for name in TOKEN_RATES),
         "x_web_search",
+        "x_web_search_preview",
     )
 
     def __init__(
         self,
         *,
-        input: Decimal,
-        output: Decimal,
-        cache_read: Decimal,
-        cache_write: Decimal,
-        cache_write_long: Decimal,
-        input_audio: Decimal,
-        output_audio: Decimal,
-        reasoning: Decimal,
         web_search: Decimal,
+        web_search_preview: Decimal | None = None,
+        web_search_tokens: int = 0,
         tiers: tuple[tuple[int, RateCard], ...] = (),
+        **rates: Decimal,
     ) -> None:
-        self.input = input
-        self.output = output
-        self.cache_read = cache_read
-        self.cache_write = cache_write
-        self.cache_write_long = cache_write_long
-        self.input_audio = input_audio
-        self.output_audio = output_audio
-        self.reasoning = reasoning
+        # Built in llmcost's own context, whatever the caller's (a product of exact decimals
+        # would otherwise be rounded to the caller's precision and memoized for everyone).
+        with localcontext(EXACT):
+            self._init(web_search, web_search_preview, web_search_tokens, tiers, rates)
+
+    def _init(
+        self,
+        web_search: Decimal,
+        web_search_preview: Decimal | None,
+        web_search_tokens: int,
+        tiers: tuple[tuple[int, RateCard], ...],
+        rates: dict[str, Decimal],
+    ) -> None:
+        missing = [name for name in ("input", "output") if name not in rates]
+        unknown = sorted(set(rates) - set(TOKEN_RATES))
+        if missing or unknown:
+            raise TypeError(f"RateCard: missing rates {missing}, unknown rates {unknown}")
+        inp, out, cache_read = rates["input"], rates["output"], rates.get("cache_read")
+        full = {
+            "input": inp,
+            "output": out,
+            "cache_read": inp if cache_read is None else cache_read,
+            "cache_write": rates.get("cache_write", inp),
+            "input_audio": rates.get("input_audio", inp),
+            "output_audio": rates.get("output_audio", out),
+            "reasoning": rates.get("reasoning", out),
+            "input_image": rates.get("input_image", inp),
+            "output_image": rates.get("output_image", out),
+        }
+        full["cache_write_long"] = rates.get("cache_write_long", full["cache_write"])
+        full["cache_read_audio"] = rates.get("cache_read_audio", full["cache_read"])
+        full["cache_read_image"] = rates.get("cache_read_image", full["cache_read"])
+        for name in TOKEN_RATES:
+            setattr(self, name, full[name])
+        preview = web_search if web_search_preview is None else web_search_preview
         self.web_search = web_search
+        self.web_search_preview = preview
+        self.web_search_tokens = web_search_tokens
         self.tiers = tiers
         # Integer rates in units of 10**-scale USD per token (per request for web search), so
         # the hot path multiplies Python ints and makes one exact Decimal division per part.
-        token_rates = (
-            input,
-            output,
-            cache_read,
-            cache_write,
-            cache_write_long,
-            input_audio,
-            output_audio,
-            reasoning,
+        scale = max(
+            [6, -_exponent(web_search), -_exponent(preview)]
+            + [6 - _exponent(full[name]) for name in TOKEN_RATES]
         )
-        scale = max([6] + [6 - _exponent(rate) for rate in token_rates] + [-_exponent(web_search)])
         per_token = Decimal(10) ** (scale - 6)
-        (
-            self.x_input,
-            self.x_output,
-            self.x_cache_read,
-            self.x_cache_write,
-            self.x_cache_write_long,
-            self.x_input_audio,
-            self.x_output_audio,
-            self.x_reasoning,
-        ) = (int(rate * per_token) for rate in token_rates)
+        for name in TOKEN_RATES:
+            setattr(self, f"x_{name}", int(full[name] * per_token))
         self.x_web_search = int(web_search * Decimal(10) ** scale)
+        self.x_web_search_preview = int(preview * Decimal(10) ** scale)
         self.units = Decimal(10) ** scale
 
+    # The integer rates, declared for type checkers (set in _init).
+    x_input: int
+    x_output: int
+    x_cache_read: int
+    x_cache_write: int
+    x_cache_write_long: int
+    x_input_audio: int
+    x_output_audio: int
+    x_reasoning: int
+    x_cache_read_audio: int
+    x_input_image: int
+    x_cache_read_image: int
+    x_output_image: int
+    input: Decimal
+    output: Decimal
+    cache_read: Decimal
+    cache_write: Decimal
+    cache_write_long: Decimal
+    input_audio: Decimal
+    output_audio: Decimal
+    reasoning: Decimal
+    cache_read_audio: Decimal
+    input_image: Decimal
+    cache_read_image: Decimal
+    output_image: Decimal
+
     def as_dict(self) -> dict[str, Decimal]:
-        """The token rates (USD per 1M tokens) and the per-request web search fee."""
-        return {
-            "input": self.input,
-            "output": self.output,
-            "cache_read": self.cache_read,
-            "cache_write": self.cache_write,
-            "cache_write_long": self.cache_write_long,
-            "input_audio": self.input_audio,
-            "output_audio": self.output_audio,
-            "reasoning": self.reasoning,
-            "web_search_per_request": self.web_search,
-        }
+        """The token rates (USD per 1M tokens) and the per-request web search fees."""
+        rates: dict[str, Decimal] = {name: getattr(self, name) for name in TOKEN_RATES}
+        rates["web_search_per_request"] = self.web_search
+        rates["web_search_preview_per_request"] = self.web_search_preview
+        rates["web_search_tokens_per_request"] = Decimal(self.web_search_tokens)
+        return rates
 
 
 def _exponent(value: Decimal) -> int:
@@ -156,17 +198,29 @@ def price(card: RateCard, usage: Usage, priced_as: str, catalog_version: str) ->
     cache_read = usage.cache_read_tokens
     cache_write = usage.cache_write_tokens
     uncached = input_tokens - cache_read - cache_write
-    # Audio input is a part of input; the usage does not say whether it was cached, so it is
-    # taken from the uncached part first (cached audio costs the cached-text rate on every
-    # model we know of).
+    # Audio and image input are parts of input; their cached parts are parts of the cache
+    # reads. What is left of them is uncached (capped at the uncached input, should a
+    # provider count a cache write as audio).
     audio_in = usage.input_audio_tokens
-    if audio_in:
-        if audio_in > uncached:
-            audio_in = uncached
-        input_units = card.x_input * (uncached - audio_in) + card.x_input_audio * audio_in
+    image_in = usage.input_image_tokens
+    if audio_in or image_in:
+        cached_audio = usage.cache_read_audio_tokens
+        cached_image = usage.cache_read_image_tokens
+        audio_in = min(audio_in - cached_audio, uncached)
+        image_in = min(image_in - cached_image, uncached - audio_in)
+        input_units = (
+            card.x_input * (uncached - audio_in - image_in)
+            + card.x_input_audio * audio_in
+            + card.x_input_image * image_in
+        )
+        cache_read_units = (
+            card.x_cache_read * (cache_read - cached_audio - cached_image)
+            + card.x_cache_read_audio * cached_audio
+            + card.x_cache_read_image * cached_image
+        )
     else:
         input_units = card.x_input * uncached
-    cache_read_units = card.x_cache_read * cache_read
+        cache_read_units = card.x_cache_read * cache_read
     long_write = usage.cache_write_1h_tokens
     cache_write_units = (
         card.x_cache_write * (cache_write - long_write) + card.x_cache_write_long * long_write
@@ -174,15 +228,25 @@ def price(card: RateCard, usage: Usage, priced_as: str, catalog_version: str) ->
     output_tokens = usage.output_tokens
     reasoning = usage.reasoning_tokens
     audio_out = usage.output_audio_tokens
-    if reasoning or audio_out:
+    image_out = usage.output_image_tokens
+    if reasoning or audio_out or image_out:
         output_units = (
-            card.x_output * (output_tokens - reasoning - audio_out)
+            card.x_output * (output_tokens - reasoning - audio_out - image_out)
             + card.x_reasoning * reasoning
             + card.x_output_audio * audio_out
+            + card.x_output_image * image_out
         )
     else:
         output_units = card.x_output * output_tokens
-    tool_units = card.x_web_search * usage.web_search_requests
+    searches = usage.web_search_requests
+    if searches:
+        preview = usage.web_search_preview_requests
+        plain = searches - preview
+        tool_units = (
+            card.x_web_search + card.x_input * card.web_search_tokens
+        ) * plain + card.x_web_search_preview * preview
+    else:
+        tool_units = 0
     total_units = input_units + cache_read_units + cache_write_units + output_units + tool_units
 
     parts = (

@@ -1,7 +1,10 @@
 """The pydantic schema of llmcost's price data: bundled provider files and user override layers.
 
 Every rate is USD per one million tokens, written as a JSON string (or integer) so that it is
-read as an exact :class:`~decimal.Decimal`. Per-request fees are USD per request. Validation
+read as an exact :class:`~decimal.Decimal`. Per-request fees are USD per request;
+``web_search_tokens_per_request`` is a fixed block of input tokens billed per ``web_search``
+call; ``bedrock_regions`` maps a Bedrock cross-region prefix (``us``, ``eu`` …) to the
+multiplier AWS charges for it. Validation
 errors are turned into :class:`llmcost.errors.CatalogError` naming the file, model and field.
 """
 
@@ -45,6 +48,10 @@ RATE_KEYS: tuple[str, ...] = (
     "input_audio",
     "output_audio",
     "reasoning",
+    "cache_read_audio",
+    "input_image",
+    "cache_read_image",
+    "output_image",
 )
 
 
@@ -66,6 +73,10 @@ class Rates(_Strict):
     input_audio: Money | None = None
     output_audio: Money | None = None
     reasoning: Money | None = None
+    cache_read_audio: Money | None = None
+    input_image: Money | None = None
+    cache_read_image: Money | None = None
+    output_image: Money | None = None
 
     @model_validator(mode="after")
     def _one_long_retention(self) -> Rates:
@@ -109,6 +120,8 @@ class _PeriodFields(_Strict):
     inference_geo: dict[str, Money] | None = None
     data_residency: dict[str, Money] | None = None
     web_search_per_request: Money | None = None
+    web_search_preview_per_request: Money | None = None
+    web_search_tokens_per_request: int | None = Field(default=None, ge=0, le=10_000_000)
 
     @model_validator(mode="after")
     def _tiers_ok(self) -> _PeriodFields:
@@ -133,6 +146,7 @@ class ModelEntry(_PeriodFields):
     tokenizer: Tokenizer | None = None
     rates: Rates
     history: list[HistoryEntry] = []
+    bedrock_regions: dict[str, Money] | None = None
     source: str = Field(min_length=1)
     checked: date
     note: str | None = None
@@ -168,6 +182,7 @@ class ModelOverride(_PeriodFields):
     max_output_tokens: int | None = Field(default=None, gt=0)
     tokenizer: Tokenizer | None = None
     rates: Rates | None = None
+    bedrock_regions: dict[str, Money] | None = None
     source: str | None = None
     checked: date | None = None
     note: str | None = None

@@ -67,7 +67,8 @@ def vertex(transport: FakeAnthropicTransport, *, asynchronous: bool = False) -> 
 def test_bedrock_model_ids_are_priced_through_the_catalog(
     sink: llmcost.sinks.MemorySink, model: str, namespace: str
 ) -> None:
-    """Bedrock ids (plain, regional, global) resolve to the catalog's Claude price."""
+    """Bedrock ids (plain, regional, global) resolve to the catalog's Claude price; a
+    geographic cross-region id (``us.``) costs AWS's 10% regional premium."""
     transport = FakeAnthropicTransport(usage=USAGE)
     client = bedrock(transport)
     resource = client.messages if namespace == "messages" else client.beta.messages
@@ -77,7 +78,7 @@ def test_bedrock_model_ids_are_priced_through_the_catalog(
     assert record.provider == "anthropic"
     assert record.model == model
     assert record.priced_as == "claude-haiku-4-5"
-    assert record.total_cost_usd == COST
+    assert record.total_cost_usd == (COST * Decimal("1.1") if model.startswith("us.") else COST)
 
 
 def test_async_bedrock_is_recorded(sink: llmcost.sinks.MemorySink) -> None:

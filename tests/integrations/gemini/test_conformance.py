@@ -16,6 +16,7 @@ from llmcost.integrations._gemini_usage import (
     usage_from_gemini,
 )
 from llmcost.pricing import cost
+from llmcost.types import Usage
 
 WHEN = datetime(2026, 11, 22, 12, tzinfo=timezone.utc)
 D = Decimal
@@ -70,17 +71,7 @@ CASES: dict[str, tuple[bool, dict[str, int], tuple[Decimal, Decimal, Decimal, De
         (D("0.625"), D(0), D("0.0225"), D("0.6475")),
     ),
 }
-_ZERO_FIELDS = {
-    "input_tokens": 0,
-    "cache_read_tokens": 0,
-    "cache_write_tokens": 0,
-    "cache_write_1h_tokens": 0,
-    "output_tokens": 0,
-    "reasoning_tokens": 0,
-    "input_audio_tokens": 0,
-    "output_audio_tokens": 0,
-    "web_search_requests": 0,
-}
+_ZERO_FIELDS = dict.fromkeys(Usage.model_fields, 0)  # every count Usage has, at 0
 
 
 def _check(usage: Any, fields: dict[str, Any], name: str) -> None:

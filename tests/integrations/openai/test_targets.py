@@ -87,8 +87,8 @@ async def test_each_target_records_one_exact_record(
     assert record.priced is price.priced
     assert record.total_cost_usd == price.total_cost_usd
     if operation == "completions":
-        # No catalog price for instruct models: recorded as unpriced, never as $0.
-        assert record.total_cost_usd is None
+        # Legacy Completions models are priced (gpt-3.5-turbo-instruct: $1.50 in, $2 out).
+        assert record.priced is True
 
 
 async def test_parse_returns_parsed_model_and_records_once(sink, client, transport):
