@@ -6,9 +6,9 @@ check that adds at most 20 µs per call on top of counting the request's tokens.
 What is timed
 -------------
 Every variant drives the recorder's real entry points with the same request and usage (no SDK,
-no HTTP): ``start_call(...)``, ``call.finish(usage)``, then ``deliver_pending()``, which builds
-the record, settles the budgets and delivers it here and now rather than on llmcost's delivery
-thread. Every variant, bare and budgeted alike, pays that whole path, so subtracting one from
+no HTTP): ``start_call(...)`` then ``call.finish(usage)``, which builds the record, settles the
+budgets and hands it to the sinks (none here). Every variant, bare and budgeted alike, pays
+that whole path, so subtracting one from
 another compares like with like. Each call runs through ``Context.run`` (a C call) in a context
 prepared before the timing starts, with or without a budget open in it:
 
@@ -64,7 +64,7 @@ from functools import partial
 from typing import Any
 
 import llmcost
-from llmcost import _recorder, tokens
+from llmcost import tokens
 from llmcost._recorder import start_call
 from llmcost.types import Usage
 
@@ -80,25 +80,19 @@ USAGE = Usage(input_tokens=40, output_tokens=120)
 ROUNDS = 30
 LOOPS = 300
 
-# Builds the record, settles budgets and delivers now, when the recorder defers that work.
-_deliver = getattr(_recorder, "deliver_pending", lambda: None)
-
 
 def one_call() -> None:
     start_call("openai", "chat", "gpt-4o-mini", request=REQUEST).finish(USAGE)
-    _deliver()
 
 
 def fresh_budget_call() -> None:
     with llmcost.budget(max_cost_usd=1):
         start_call("openai", "chat", "gpt-4o-mini", request=REQUEST).finish(USAGE)
-        _deliver()
 
 
 def nested_budget_call() -> None:
     with llmcost.budget(max_cost_usd=1), llmcost.budget(max_calls=5, name="inner"):
         start_call("openai", "chat", "gpt-4o-mini", request=REQUEST).finish(USAGE)
-        _deliver()
 
 
 def tokenize() -> None:
