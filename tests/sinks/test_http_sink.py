@@ -410,7 +410,7 @@ def test_4xx_drops_the_batch_without_retry_and_logs_status_and_body(receiver, ma
     assert len(receiver.requests) == 1
     stats = sink.stats()
     assert stats["dropped"] == 3
-    assert stats["dropped_failed"] == 3
+    assert stats["dropped_rejected"] == 3
     assert stats["failed_batches"] == 1
     assert stats["retried"] == 0
     assert errors.stats()["sink.http.dropped"] == 3
