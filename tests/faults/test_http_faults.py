@@ -156,7 +156,7 @@ def test_endpoint_down_at_exit_close_returns_within_its_timeout_and_logs_once(
 def test_an_endpoint_that_accepts_but_never_answers_cannot_hold_close(
     fault_server, records, caplog
 ):
-    """A stalled endpoint and a long request timeout: close(2) still returns in time, and says so."""
+    """A stalled endpoint, a long request timeout: close(2) still returns in time, and says so."""
     fault_server.plan = lambda index, body: "stall"
     fault_server.stall_seconds = 10.0
     sink = HTTPSink(fault_server.url, flush_interval=0.02, timeout=30.0)
@@ -353,9 +353,7 @@ def test_credentials_never_reach_repr_or_logs(fault_server, records, caplog):
         ("http://ingest.example.com/v1", {"X-Team": "blue"}, False),
     ],
 )
-def test_credentials_over_plain_http_to_another_host_are_warned_about(
-    url, headers, warned, caplog
-):
+def test_credentials_over_plain_http_to_another_host_are_warned_about(url, headers, warned, caplog):
     """Credentials over http:// to a non-loopback host log a warning (without the secret)."""
     with caplog.at_level(logging.WARNING, logger="llmcost"):
         sink = HTTPSink(url, headers=headers)
