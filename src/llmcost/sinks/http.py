@@ -309,7 +309,11 @@ class HTTPSink:
         self._shutdown_timeout = float(shutdown_timeout)
         self._spool_dir = None if spool_dir is None else Path(spool_dir)
         self._spool_max_bytes = spool_max_bytes
+        # Made here, on the caller's thread, rather than on the worker's first send: building
+        # it imports more of the HTTP stack lazily, and a fork() in the middle of an import
+        # on another thread leaves the child a half-initialised module.
         self._client: httpx2.Client | None = None
+        self._client = self._get_client()
         self._retried = 0
         self._warned: set[str] = set()
         self._warn_lock = threading.Lock()
