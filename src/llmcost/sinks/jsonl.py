@@ -313,8 +313,11 @@ class JSONLFileSink:
                 return False
         return True
 
-    def close(self) -> None:
-        """Sync and close the file; later records are counted as dropped. Idempotent."""
+    def close(self, timeout: float | None = None) -> None:
+        """Sync and close the file; later records are counted as dropped. Idempotent.
+
+        ``timeout`` is accepted for the common sink signature; nothing here waits on others.
+        """
         with self._lock:
             if self._closed:
                 return

@@ -49,7 +49,7 @@ class LoggingSink:
             handler.flush()
         return True
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = None) -> None:
         """Nothing to release: the handlers belong to the application."""
 
 
