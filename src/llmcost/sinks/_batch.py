@@ -366,18 +366,18 @@ class BatchWorker(Generic[T]):
         """Stop retrying and count everything not yet delivered as lost; return that count."""
         with self._lock:
             self._abort.set()
-            left: list[T] = []
+            left: list[T] = []  # oldest first: the batch in flight, then the queue
+            if self._in_flight and not self._in_flight_claimed:
+                # The worker may still finish this batch; it checks the claim and skips its
+                # own accounting, so every item is counted exactly once.
+                self._in_flight_claimed = True
+                left.extend(self._in_flight_batch[self._partial_drops :])
             while self._queue:
                 item = self._queue.popleft()
                 if isinstance(item, _Marker):
                     item.done.set()
                 else:
                     left.append(item)
-            if self._in_flight and not self._in_flight_claimed:
-                # The worker may still finish this batch; it checks the claim and skips its
-                # own accounting, so every item is counted exactly once.
-                self._in_flight_claimed = True
-                left.extend(self._in_flight_batch[self._partial_drops :])
         self._wakeup.set()
         kept = 0
         if left and self._spill is not None:
