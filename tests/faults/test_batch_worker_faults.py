@@ -14,6 +14,7 @@ def _worker(send: Any, drops: list[tuple[int, str]], **options: Any) -> BatchWor
     options.setdefault("batch_size", 10)
     options.setdefault("flush_interval", 0.01)
     options.setdefault("max_queue", 1000)
+    options.setdefault("describe", "TestSink(x)")
     return BatchWorker(send, name="test", on_drop=lambda n, why: drops.append((n, why)), **options)
 
 
@@ -28,7 +29,7 @@ def test_close_returns_by_its_timeout_while_send_is_blocked(caplog):
         return True
 
     drops: list[tuple[int, str]] = []
-    worker = _worker(send, drops, describe="TestSink(x)")
+    worker = _worker(send, drops)
     for item in range(25):
         worker.put(item)
     assert started.wait(5)
@@ -132,4 +133,15 @@ def test_nothing_lost_means_no_summary_line(caplog):
     worker.put(1)
     with caplog.at_level(logging.DEBUG, logger="llmcost"):
         assert worker.close(timeout=2) is True
+    assert caplog.records == []
+
+
+def test_without_describe_the_owner_reports_its_losses_itself(caplog):
+    """No describe: close() counts the drops but logs nothing (the owner has its own words)."""
+    worker = _worker(lambda batch: False, [], describe=None)
+    worker.put(1)
+    with caplog.at_level(logging.DEBUG, logger="llmcost"):
+        worker.flush(timeout=2)
+        worker.close(timeout=1)
+    assert worker.drops == {"send_failed": 1}
     assert caplog.records == []

@@ -138,7 +138,8 @@ class BatchWorker(Generic[T]):
         on_stop: Called on the worker thread when it stops, to release what ``send`` opened
             there (the thread owns it, so nothing is closed under a request in flight).
         exit_timeout: Seconds the interpreter-exit flush may take.
-        describe: How the closing summary line names the owner, e.g. ``"HTTPSink(https://…)"``.
+        describe: How the closing summary line names the owner, e.g. ``"HTTPSink(https://…)"``;
+            None: ``close`` logs no summary (the owner reports its losses itself).
         spill: Called (on the thread that closes) with the items ``close`` gives up on; returns
             how many of them it kept elsewhere (an on-disk spool). Those are not drops.
 
@@ -183,7 +184,7 @@ class BatchWorker(Generic[T]):
         self._after_fork_in_child = after_fork_in_child
         self._on_stop = on_stop
         self._exit_timeout = exit_timeout
-        self._describe = describe or name
+        self._describe = describe
         self._spill = spill
         self._closed = False
         self._init_state()
@@ -234,7 +235,8 @@ class BatchWorker(Generic[T]):
 
     def _add_drops(self, count: int, reason: str) -> None:
         # Under self._lock.
-        self.drops[reason] = self.drops.get(reason, 0) + count
+        if count > 0:
+            self.drops[reason] = self.drops.get(reason, 0) + count
 
     # --- caller side -----------------------------------------------------------------------
 
@@ -282,7 +284,8 @@ class BatchWorker(Generic[T]):
 
         Returns by ``timeout``: when it passes first, retries stop, whatever is still queued or
         in flight is counted as dropped (reason ``"closed"``, unless ``spill`` kept it) and
-        False is returned. The drops of the worker's whole life are then logged in one line.
+        False is returned. With ``describe``, the drops of the worker's whole life are then
+        logged in one line.
         """
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
         with self._lock:
@@ -400,7 +403,7 @@ class BatchWorker(Generic[T]):
                 return
             self._summarised = True
             anything_lost = any(self.drops.values()) or self.spilled
-        if anything_lost:
+        if anything_lost and self._describe is not None:
             logger.warning("llmcost %s closed: %s", self._describe, self.summary())
 
     def _take(self) -> tuple[list[T], list[_Marker]]:
