@@ -250,3 +250,36 @@ def test_endpoint_down_at_interpreter_exit_is_bounded_and_logged_once(fault_serv
     lines = [line for line in done.stderr.splitlines() if "llmcost" in line]
     assert len(lines) == 1, done.stderr
     assert "1000 dropped (closed=1000)" in lines[0]
+
+
+THROUGH_LLMCOST_SCRIPT = textwrap.dedent(
+    """
+    import sys
+
+    import llmcost
+    from llmcost.sinks.http import HTTPSink
+
+    # A long interval and a big batch: only the exit flush can deliver these.
+    llmcost.configure(sinks=[HTTPSink(sys.argv[1], flush_interval=60, batch_size=1000)])
+    for k in range(300):
+        llmcost.record_usage(provider="openai", model="gpt-4o", input_tokens=10,
+                             output_tokens=5, feature=f"exit-{k}")
+    # no flush(), no shutdown(): the records are still in llmcost's queues at exit
+    """
+)
+
+
+def test_records_still_queued_in_llmcost_are_delivered_at_exit(fault_server, tmp_path):
+    """record_usage -> delivery queue -> HTTPSink queue, then exit: the exit flush empties both."""
+    script = tmp_path / "through.py"
+    script.write_text(THROUGH_LLMCOST_SCRIPT)
+    done = subprocess.run(
+        [sys.executable, str(script), fault_server.url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "llmcost" not in done.stderr  # nothing lost, nothing to say
+    features = {record["feature"] for record in fault_server.unique.values()}
+    assert features == {f"exit-{k}" for k in range(300)}

@@ -112,11 +112,21 @@ def _reinit_all_after_fork() -> None:
 
 
 def _flush_all_at_exit() -> None:
-    for worker in list(_live_workers):
-        try:
-            worker._close_at_exit()
-        except Exception as exc:  # never raise out of an atexit hook
-            logger.error("llmcost: error while flushing %s at exit: %r", worker.name, exc)
+    # Two passes: flush every worker, then close them. One worker may feed another (the
+    # delivery dispatcher hands records to an HTTPSink's worker), and closing the fed one first
+    # would drop what the feeder still held. Each worker's exit_timeout counts from the start.
+    workers = [worker for worker in list(_live_workers) if not worker._closed]
+    started = time.monotonic()
+    for closing in (False, True):
+        for worker in workers:
+            left = max(0.0, started + worker._exit_timeout - time.monotonic())
+            try:
+                if closing:
+                    worker._close_at_exit(left)
+                else:
+                    worker.flush(left)
+            except Exception as exc:  # never raise out of an atexit hook
+                logger.error("llmcost: error while flushing %s at exit: %r", worker.name, exc)
 
 
 class BatchWorker(Generic[T]):
@@ -503,10 +513,11 @@ class BatchWorker(Generic[T]):
         if self._after_fork_in_child is not None:
             self._after_fork_in_child()
 
-    def _close_at_exit(self) -> None:
+    def _close_at_exit(self, timeout: float | None = None) -> None:
         if self._closed:
             return
-        self.close(self._exit_timeout)  # logs the one summary line if anything was lost
+        # Logs the one summary line if anything was lost.
+        self.close(self._exit_timeout if timeout is None else timeout)
 
 
 def _remaining(deadline: float | None) -> float | None:
