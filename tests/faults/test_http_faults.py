@@ -11,8 +11,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from llmcost.sinks.http import HTTPSink, redact_url
+from llmcost.sinks.http import HTTPSink, encode_batch, redact_url
+from llmcost.types import CostRecord
 
 KINDS = ("500", "503", "429", "reset", "stall", "stored_then_reset")
 
@@ -362,3 +365,34 @@ def test_credentials_over_plain_http_to_another_host_are_warned_about(url, heade
     assert bool(lines) is warned
     assert "t0ken-value" not in caplog.text
     assert "pw@" not in caplog.text
+
+
+# --- properties -----------------------------------------------------------------------------
+
+# "Zq9" first: a secret must not be a word the redacted URL has anyway ("ingest", "blue").
+_SECRET = st.text(
+    alphabet=st.characters(categories=("L", "N"), max_codepoint=0x7F), min_size=3, max_size=30
+).map(lambda text: "Zq9" + text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_SECRET, _SECRET, st.sampled_from(["api_key", "key", "token", "access_token", "sig"]))
+def test_redacted_urls_never_contain_the_secret(password, value, name):
+    """Whatever the password and the secret query value, neither survives redaction."""
+    url = f"https://ci:{password}@ingest.example.com/v1?team=blue&{name}={value}"
+    shown = redact_url(url)
+    assert password not in shown
+    assert value not in shown
+    assert shown.startswith("https://ci:***@ingest.example.com/v1?team=blue&")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), st.text(max_size=30), max_size=4), st.text())
+def test_any_text_in_tags_and_feature_encodes_and_reads_back_the_same(tags, feature):
+    """Surrogates, controls, quotes, backslashes: the body is UTF-8 JSON that parses back."""
+    record = CostRecord(provider="openai", operation="chat", tags=tags, feature=feature)
+    body = encode_batch([record])
+    body.decode("utf-8")  # always valid UTF-8
+    [parsed] = json.loads(body)["records"]
+    assert parsed["tags"] == tags
+    assert parsed["feature"] == feature
