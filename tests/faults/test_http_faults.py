@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import llmcost
 from llmcost.sinks.http import HTTPSink, encode_batch, redact_url
 from llmcost.types import CostRecord
 
@@ -154,6 +155,24 @@ def test_endpoint_down_at_exit_close_returns_within_its_timeout_and_logs_once(
     lines = _warnings(caplog)
     assert len(lines) == 1, lines
     assert "1000 dropped (closed=1000)" in lines[0]
+
+
+def test_llmcost_shutdown_with_the_endpoint_down_returns_within_its_timeout(fault_server, caplog):
+    """llmcost.shutdown(timeout=2) through the delivery queue: back in 2.5 s, one line of loss."""
+    fault_server.go_down()
+    llmcost.configure(sinks=[HTTPSink(fault_server.url, flush_interval=0.02, timeout=5.0)])
+    for _ in range(1000):
+        llmcost.record_usage(provider="openai", model="gpt-4o", input_tokens=1, output_tokens=1)
+    time.sleep(0.2)
+    with caplog.at_level(logging.INFO, logger="llmcost"):
+        started = time.monotonic()
+        llmcost.shutdown(timeout=2)
+        elapsed = time.monotonic() - started
+    assert elapsed < 2.5
+    lines = _warnings(caplog)
+    assert len(lines) == 1, lines
+    assert "1000 dropped (closed=1000)" in lines[0]
+    assert llmcost.stats()["sink.http.dropped"] == 1000
 
 
 def test_an_endpoint_that_accepts_but_never_answers_cannot_hold_close(
