@@ -283,3 +283,67 @@ def test_records_still_queued_in_llmcost_are_delivered_at_exit(fault_server, tmp
     assert "llmcost" not in done.stderr  # nothing lost, nothing to say
     features = {record["feature"] for record in fault_server.unique.values()}
     assert features == {f"exit-{k}" for k in range(300)}
+
+
+LOCKS_SCRIPT = textwrap.dedent(
+    """
+    import os, sys, threading, time, warnings
+
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from llmcost import tokens
+    from llmcost.sinks import _batch
+    from llmcost.sinks.http import HTTPSink
+    from llmcost.sinks.jsonl import JSONLFileSink
+    from llmcost.sinks.otel import OTelSink
+
+    http = HTTPSink(sys.argv[1])
+    jsonl = JSONLFileSink(sys.argv[2])
+    otel = OTelSink()
+    locks = {
+        "tokens": lambda: tokens._load_lock,
+        "batch hooks": lambda: _batch._hooks_lock,
+        "batch worker": lambda: http._worker._lock,
+        "http warnings": lambda: http._warn_lock,
+        "jsonl": lambda: jsonl._lock,
+        "otel": lambda: otel._enriched_lock,
+    }
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold_all():
+        for get in locks.values():
+            get().acquire()
+        held.set()
+        release.wait(30)
+        for get in locks.values():
+            get().release()
+
+    holder = threading.Thread(target=hold_all)
+    holder.start()
+    held.wait(10)
+    pid = os.fork()
+    if pid == 0:
+        stuck = [name for name, get in locks.items() if not get().acquire(timeout=2)]
+        print("stuck:", ",".join(stuck), flush=True)
+        os._exit(1 if stuck else 0)
+    _, status = os.waitpid(pid, 0)
+    release.set()
+    holder.join(10)
+    http.close(1)
+    sys.exit(os.waitstatus_to_exitcode(status))
+    """
+)
+
+
+def test_no_lock_of_the_sinks_or_the_tokenizer_is_inherited_held(fault_server, tmp_path):
+    """Every lock held by a parent thread at fork() is a fresh, free lock in the child."""
+    script = tmp_path / "locks.py"
+    script.write_text(LOCKS_SCRIPT)
+    done = subprocess.run(
+        [sys.executable, str(script), fault_server.url, str(tmp_path / "c.jsonl")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout.strip() == "stuck:", done.stdout + done.stderr
+    assert done.returncode == 0
