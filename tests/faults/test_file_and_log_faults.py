@@ -115,6 +115,21 @@ def test_a_lone_surrogate_is_written_as_its_json_escape(tmp_path):
     assert CostRecord.from_json(line).tags == {"file": "x-\udc80.csv"}
 
 
+def test_a_record_that_cannot_be_encoded_is_dropped_alone(tmp_path, caplog):
+    """NaN money is not JSON: that record is counted and warned about, never raised."""
+    from decimal import Decimal
+
+    path = tmp_path / "costs.jsonl"
+    bad = _record("bad").model_copy(update={"total_cost_usd": Decimal("NaN")})
+    with caplog.at_level(logging.WARNING, logger="llmcost"), JSONLFileSink(path) as sink:
+        sink.emit(_record("before"))
+        sink.emit(bad)
+        sink.emit(_record("after"))
+    assert _features(path) == ["before", "after"]
+    assert sink.records_dropped == 1
+    assert "cannot be encoded" in caplog.text
+
+
 def test_every_sink_accepts_close_with_a_timeout(tmp_path):
     """close(timeout) is the common signature: the simple sinks take it too."""
     JSONLFileSink(tmp_path / "c.jsonl").close(timeout=1.0)

@@ -598,8 +598,11 @@ class HTTPSink:
                 used += len(line)
                 kept += 1
             os.fsync(fd)
-        finally:
+        except OSError:
             os.close(fd)
+            path.unlink()  # a full disk: nothing spooled, all of it counted by the caller
+            raise
+        os.close(fd)
         # Renamed only when complete, so a reader never sees a half-written spool file.
         os.replace(path, path.with_suffix(""))
         return kept

@@ -187,7 +187,12 @@ class JSONLFileSink:
 
     def emit(self, record: CostRecord) -> None:
         """Append ``record`` as one line. After :meth:`close` the record is counted as dropped."""
-        data = _record_line(record)
+        try:
+            data = _record_line(record)
+        except Exception as exc:  # one record that is not JSON (NaN money) costs itself only
+            with self._lock:
+                self._dropped(f"it cannot be encoded as JSON: {type(exc).__name__}: {exc}")
+            return
         with self._lock:
             if self._closed:
                 errors.count("sink.jsonl.dropped_after_close")
