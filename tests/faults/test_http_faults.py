@@ -415,3 +415,19 @@ def test_any_text_in_tags_and_feature_encodes_and_reads_back_the_same(tags, feat
     [parsed] = json.loads(body)["records"]
     assert parsed["tags"] == tags
     assert parsed["feature"] == feature
+
+
+def test_an_endpoint_refusing_every_batch_is_logged_once_per_status(fault_server, records, caplog):
+    """A revoked token (401 on every batch): one warning, then counts and the summary."""
+    fault_server.plan = lambda index, body: "401"
+    sink = HTTPSink(fault_server.url, flush_interval=0.01, batch_size=10)
+    with caplog.at_level(logging.WARNING, logger="llmcost"):
+        for record in records(100):
+            sink.emit(record)
+        assert sink.flush(timeout=5) is False
+        sink.close(timeout=1)
+    lines = _warnings(caplog)
+    assert fault_server.kinds["401"] == 10
+    assert len(lines) == 2, lines  # the first 401, and the summary at close
+    assert "HTTP 401" in lines[0]
+    assert "100 dropped (rejected=100)" in lines[1]

@@ -540,8 +540,12 @@ class HTTPSink:
                     return _TOO_LARGE
                 if status not in (408, 429) and status < 500:
                     worker.count_drop(count, DROP_REJECTED)
-                    logger.warning(
-                        "llmcost %s: HTTP %d, dropping a batch of %d record(s) (not retried): %s",
+                    # Once per status: an endpoint refusing every batch (a revoked token) must
+                    # not flood the log; the counts and the summary at close say the rest.
+                    self._warn_once(
+                        f"{DROP_REJECTED}-{status}",
+                        "llmcost %s: HTTP %d, dropping a batch of %d record(s) (not retried; "
+                        "further ones with this status are counted and summarised at close): %s",
                         self,
                         status,
                         count,
