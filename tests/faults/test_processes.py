@@ -165,7 +165,7 @@ MP_SCRIPT = textwrap.dedent(
             SINK.emit(record(f"fork-{number}-{k}"))
         # returns without flush() or shutdown(): multiprocessing ends the child with os._exit
 
-    def spawned_child(url, number):
+    def spawned_child(url, number):  # spawn and forkserver: the child makes its own sink
         sink = HTTPSink(url, flush_interval=60, batch_size=1000)  # nothing sent on its own
         for k in range(200):
             sink.emit(record(f"spawn-{number}-{k}"))
@@ -178,6 +178,7 @@ MP_SCRIPT = textwrap.dedent(
         for method, target, args in (
             ("fork", forked_child, lambda n: (n,)),
             ("spawn", spawned_child, lambda n: (url, n)),
+            ("forkserver", spawned_child, lambda n: (url, n + 100)),
         ):
             context = multiprocessing.get_context(method)
             children = [context.Process(target=target, args=args(n)) for n in range(4)]
@@ -193,7 +194,7 @@ MP_SCRIPT = textwrap.dedent(
 
 
 def test_multiprocessing_children_flush_before_they_exit(fault_server, tmp_path):
-    """fork and spawn children that never call shutdown(): every record arrives."""
+    """fork, spawn and forkserver children that never call shutdown(): every record arrives."""
     script = tmp_path / "children.py"
     script.write_text(MP_SCRIPT)
     done = subprocess.run(
@@ -205,11 +206,12 @@ def test_multiprocessing_children_flush_before_they_exit(fault_server, tmp_path)
     )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["exit_codes"] == [0] * 8
+    assert result["exit_codes"] == [0] * 12
     features = {record["feature"] for record in fault_server.unique.values()}
     assert {f"fork-{n}-{k}" for n in range(4) for k in range(200)} <= features
     assert {f"spawn-{n}-{k}" for n in range(4) for k in range(200)} <= features
-    assert len(fault_server.unique) == 1600
+    assert {f"spawn-{n}-{k}" for n in range(100, 104) for k in range(200)} <= features
+    assert len(fault_server.unique) == 2400
 
 
 EXIT_SCRIPT = textwrap.dedent(
