@@ -296,9 +296,13 @@ class HTTPSink:
         self._client_class: type[httpx2.Client] = httpx2.Client
         self._transport_error: type[Exception] = httpx2.TransportError
         self._headers = {"User-Agent": _user_agent(), **dict(headers or {})}
-        self._secrets = sorted(
-            set(_url_secrets(url) + _header_secrets(self._headers)), key=len, reverse=True
-        )
+        secrets = set(_url_secrets(url) + _header_secrets(self._headers))
+        #: Whether the URL or the headers carry credentials (for the plain-http warning).
+        self._has_credentials = bool(secrets)
+        # Replaced wherever they appear in a logged text, longest first. Shorter values than
+        # four characters would garble the text ("HTTP 4***1"); the patterns still catch them
+        # where they look like credentials (key=..., Bearer ...).
+        self._secrets = sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True)
         self._timeout = float(timeout)
         self._max_retry_time = None if max_retry_time is None else float(max_retry_time)
         self._max_retries = max_retries
@@ -317,7 +321,7 @@ class HTTPSink:
         self._retried = 0
         self._warned: set[str] = set()
         self._warn_lock = threading.Lock()
-        if url.startswith("http://") and not _is_loopback(host) and self._secrets:
+        if url.startswith("http://") and not _is_loopback(host) and self._has_credentials:
             logger.warning(
                 "llmcost HTTPSink(%s): credentials (in the URL or the headers) will be sent "
                 "over plain http to %s, readable by anyone on the way; use https://",
