@@ -147,7 +147,7 @@ def test_a_tag_cannot_forge_a_log_line(caplog):
     record = _record(
         _FORGERY,
         user_id="u\x1b[2J\x1b[31m",
-        tags={"team\r\n": "a\u2028b\u202ec", "blob": "\x00\x07\x85"},
+        tags={"team\r\n": "a\u2028b\u202ec", "blob": "\x00\x07\x85", "file": "x\udc80"},
     )
     with caplog.at_level(logging.INFO, logger="llmcost.records"):
         LoggingSink().emit(record)
@@ -158,6 +158,8 @@ def test_a_tag_cannot_forge_a_log_line(caplog):
     assert "feature=ok\\n2026-12-06 INFO" in message
     assert "user=u\\x1b[2J\\x1b[31m" in message
     assert "team\\r\\n=a\\u2028b\\u202ec" in message
+    assert "file=x\\udc80" in message
+    message.encode("utf-8")  # a handler writing UTF-8 can write it
     assert entry.llmcost["feature"] == _FORGERY  # type: ignore[attr-defined] # data stays raw
 
 
@@ -167,8 +169,15 @@ def test_escape_leaves_ordinary_text_alone():
         assert escape(text) == text
 
 
+# Every code point, lone surrogates included (hypothesis leaves those out unless asked).
+_ANY_CHAR = st.characters(exclude_categories=())
+_ANY_TEXT = st.text(_ANY_CHAR)
+_ANY_KEY = st.text(_ANY_CHAR, max_size=10)
+_ANY_VALUE = st.text(_ANY_CHAR, max_size=20)
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.text(), st.dictionaries(st.text(max_size=10), st.text(max_size=20), max_size=3))
+@given(_ANY_TEXT, st.dictionaries(_ANY_KEY, _ANY_VALUE, max_size=3))
 def test_format_record_is_always_one_safe_line(feature, tags):
     """Whatever the fields hold, the summary has no line break, control or surrogate."""
     line = format_record(_record(feature, tags=tags))

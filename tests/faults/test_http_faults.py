@@ -405,8 +405,15 @@ def test_redacted_urls_never_contain_the_secret(password, value, name):
     assert shown.startswith("https://ci:***@ingest.example.com/v1?team=blue&")
 
 
+# Every code point, lone surrogates included (hypothesis leaves those out unless asked).
+_ANY_CHAR = st.characters(exclude_categories=())
+
+
 @settings(max_examples=200, deadline=None)
-@given(st.dictionaries(st.text(max_size=8), st.text(max_size=30), max_size=4), st.text())
+@given(
+    st.dictionaries(st.text(_ANY_CHAR, max_size=8), st.text(_ANY_CHAR, max_size=30), max_size=4),
+    st.text(_ANY_CHAR),
+)
 def test_any_text_in_tags_and_feature_encodes_and_reads_back_the_same(tags, feature):
     """Surrogates, controls, quotes, backslashes: the body is UTF-8 JSON that parses back."""
     record = CostRecord(provider="openai", operation="chat", tags=tags, feature=feature)
