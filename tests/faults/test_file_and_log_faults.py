@@ -169,8 +169,11 @@ def test_escape_leaves_ordinary_text_alone():
         assert escape(text) == text
 
 
-# Every code point, lone surrogates included (hypothesis leaves those out unless asked).
-_ANY_CHAR = st.characters(exclude_categories=())
+# Every code point, lone surrogates included (hypothesis leaves those out unless asked), with
+# surrogates, controls and line separators drawn often.
+_ANY_CHAR = st.one_of(
+    st.characters(categories=("Cs", "Cc", "Zl", "Zp")), st.characters(exclude_categories=())
+)
 _ANY_TEXT = st.text(_ANY_CHAR)
 _ANY_KEY = st.text(_ANY_CHAR, max_size=10)
 _ANY_VALUE = st.text(_ANY_CHAR, max_size=20)

@@ -405,8 +405,11 @@ def test_redacted_urls_never_contain_the_secret(password, value, name):
     assert shown.startswith("https://ci:***@ingest.example.com/v1?team=blue&")
 
 
-# Every code point, lone surrogates included (hypothesis leaves those out unless asked).
-_ANY_CHAR = st.characters(exclude_categories=())
+# Every code point, lone surrogates included (hypothesis leaves those out unless asked), with
+# surrogates, controls and line separators drawn often.
+_ANY_CHAR = st.one_of(
+    st.characters(categories=("Cs", "Cc", "Zl", "Zp")), st.characters(exclude_categories=())
+)
 
 
 @settings(max_examples=200, deadline=None)
