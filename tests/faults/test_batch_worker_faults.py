@@ -38,7 +38,7 @@ def test_close_returns_by_its_timeout_while_send_is_blocked(caplog):
         assert worker.close(timeout=0.5) is False
         elapsed = time.monotonic() - begun
     release.set()
-    assert elapsed < 0.9
+    assert elapsed < 1.5  # the send would block 30 s
     assert worker.drops == {"closed": 25}  # the batch in flight and the 15 behind it
     assert sum(n for n, _ in drops) == 25
     assert [r.getMessage() for r in caplog.records] == [
@@ -63,7 +63,7 @@ def test_flush_returns_by_its_timeout_and_delivers_later():
         worker.put(item)
     begun = time.monotonic()
     assert worker.flush(timeout=0.3) is False
-    assert time.monotonic() - begun < 0.6
+    assert time.monotonic() - begun < 1.3  # the send would wait forever
     healthy.set()
     assert worker.flush(timeout=5) is True
     assert delivered == [0, 1, 2, 3, 4]
