@@ -18,8 +18,8 @@ Design, in the order things can go wrong:
   time is counted and reported instead of vanishing with the daemon thread. A
   ``multiprocessing`` child ends with ``os._exit``, which skips ``atexit``; it runs
   ``multiprocessing.util`` finalizers first, so the same flush is registered there too.
-* Every item lost is counted under its reason, and :meth:`BatchWorker.close` logs them all in
-  one line (``describe`` names the sink in it).
+* Every item lost is counted under its reason; for an owner that names itself (``describe``),
+  :meth:`BatchWorker.close` logs them all in one line.
 """
 
 from __future__ import annotations
