@@ -442,3 +442,28 @@ def test_an_endpoint_refusing_every_batch_is_logged_once_per_status(fault_server
     assert len(lines) == 2, lines  # the first 401, and the summary at close
     assert "HTTP 401" in lines[0]
     assert "100 dropped (rejected=100)" in lines[1]
+
+
+def test_a_spool_larger_than_the_queue_stays_on_disk_for_later(fault_server, records, tmp_path):
+    """Loading a spool never overflows the queue: what does not fit waits on disk."""
+    fault_server.go_down()
+    first = HTTPSink(fault_server.url, flush_interval=0.02, spool_dir=tmp_path)
+    sent = records(30)
+    for record in sent:
+        first.emit(record)
+    logging.getLogger("llmcost").disabled = True  # the expected summary line
+    try:
+        first.close(timeout=0.3)
+    finally:
+        logging.getLogger("llmcost").disabled = False
+    fault_server.come_up()
+    second = HTTPSink(fault_server.url, flush_interval=0.02, max_queue=20, spool_dir=tmp_path)
+    assert second.flush(timeout=10) is True
+    second.close(timeout=2)
+    assert second.stats()["dropped"] == 0
+    assert len(fault_server.unique) == 20
+    third = HTTPSink(fault_server.url, flush_interval=0.02, spool_dir=tmp_path)
+    assert third.flush(timeout=10) is True
+    third.close(timeout=2)
+    assert set(fault_server.unique) == {str(record.record_id) for record in sent}
+    assert list(tmp_path.iterdir()) == []

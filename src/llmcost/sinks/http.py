@@ -313,6 +313,7 @@ class HTTPSink:
         self._shutdown_timeout = float(shutdown_timeout)
         self._spool_dir = None if spool_dir is None else Path(spool_dir)
         self._spool_max_bytes = spool_max_bytes
+        self._max_queue = max_queue
         # Made here, on the caller's thread, rather than on the worker's first send: building
         # it imports more of the HTTP stack lazily, and a fork() in the middle of an import
         # on another thread leaves the child a half-initialised module.
@@ -618,20 +619,27 @@ class HTTPSink:
     def _load_spool(self, spool: Path) -> None:
         from llmcost.types import CostRecord
 
+        room = self._max_queue
         for path in sorted(spool.glob("*.jsonl")):
+            if room <= 0:
+                break  # the rest stays on disk for the next sink: never load into a drop
             claimed = path.with_name(f"{path.name}.claimed-{os.getpid()}-{uuid.uuid4().hex}")
             try:
                 path.rename(claimed)  # atomic: of several processes, one wins the file
             except FileNotFoundError:
                 continue
             unreadable = 0
+            records: list[CostRecord] = []
             for line in claimed.read_bytes().splitlines():
                 try:
-                    record = CostRecord.from_json(line)
+                    records.append(CostRecord.from_json(line))
                 except ValueError:
                     unreadable += 1
-                    continue
+            for record in records[:room]:
                 self._worker.put(record)
+            if len(records) > room:
+                self._spill(records[room:])  # what the queue cannot hold goes back to disk
+            room -= len(records)
             claimed.unlink()
             if unreadable:
                 logger.warning(
