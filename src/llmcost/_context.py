@@ -531,10 +531,24 @@ def shutdown(timeout: float | None = 5.0) -> None:
         try:
             if getattr(sink, "flush", None) is not None:
                 sink.flush(_remaining(deadline))
-            sink.close()
+            _close_within(sink, _remaining(deadline))
         except Exception as exc:  # shutting down must never raise
             errors.count("sink_errors")
             errors.report_internal_error("sink.close", exc)
+
+
+def _close_within(sink: Sink, timeout: float | None) -> None:
+    # Every built-in sink's close() takes a timeout: give it what is left of shutdown's, or an
+    # HTTPSink with its endpoint down would wait its own shutdown_timeout on top. A sink of
+    # the plain protocol (close() with no arguments) is closed as it asks.
+    try:
+        takes_timeout = "timeout" in inspect.signature(sink.close).parameters
+    except (TypeError, ValueError):  # no signature to read (a builtin): the plain call
+        takes_timeout = False
+    if takes_timeout:
+        sink.close(timeout=timeout)  # type: ignore[call-arg]
+    else:
+        sink.close()
 
 
 def reset() -> None:

@@ -42,6 +42,7 @@ import base64
 import hashlib
 import json
 import math
+import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import partial
@@ -147,6 +148,17 @@ _SPECIAL_TOKENS: dict[str, dict[str, int]] = {
 _encodings: dict[str, tiktoken.Encoding] = {}
 _load_lock = threading.Lock()
 _model_encodings: dict[str, str] = {}
+
+
+def _reset_lock_after_fork() -> None:
+    # A thread of the parent may hold the lock at fork() (loading a tokenizer); that thread
+    # does not exist in the child, so the inherited lock would stay taken forever.
+    global _load_lock
+    _load_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX only
+    os.register_at_fork(after_in_child=_reset_lock_after_fork)
 
 
 # --- encodings ------------------------------------------------------------------------------

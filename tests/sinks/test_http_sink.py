@@ -410,7 +410,7 @@ def test_4xx_drops_the_batch_without_retry_and_logs_status_and_body(receiver, ma
     assert len(receiver.requests) == 1
     stats = sink.stats()
     assert stats["dropped"] == 3
-    assert stats["dropped_failed"] == 3
+    assert stats["dropped_rejected"] == 3
     assert stats["failed_batches"] == 1
     assert stats["retried"] == 0
     assert errors.stats()["sink.http.dropped"] == 3
@@ -504,14 +504,14 @@ def test_queue_overflow_is_counted_exactly_with_one_warning(receiver, make_sink,
 
 
 def test_close_flushes_and_later_emits_are_ignored(receiver, make_sink):
-    """close() delivers what is queued; emit after close is a no-op."""
+    """close() delivers what is queued; a record emitted after close is not sent, but counted."""
     sink = make_sink(receiver.url, flush_interval=10)
     sink.emit(make_record(1))
     assert sink.close() is True
     sink.emit(make_record(2))
     assert len(receiver.unique) == 1
     assert sink.stats()["queued"] == 0
-    assert sink.stats()["dropped"] == 0
+    assert sink.stats()["dropped"] == sink.stats()["dropped_closed"] == 1
     assert sink.flush(1) is True
 
 
@@ -648,6 +648,10 @@ def test_stats_has_the_documented_keys(receiver, make_sink):
         "dropped_queue_full",
         "dropped_failed",
         "dropped_closed",
+        "dropped_unencodable",
+        "dropped_too_large",
+        "dropped_rejected",
+        "spooled",
         "queued",
     }
     assert all(value == 0 for value in sink.stats().values())

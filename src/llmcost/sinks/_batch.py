@@ -9,11 +9,17 @@ Design, in the order things can go wrong:
   sink's ``on_drop`` callback says so (the sink decides how loudly).
 * ``flush(timeout)`` and ``close(timeout)`` put a marker into the queue and wait for the worker
   to reach it: the queue is FIFO, so everything queued before the marker has been handled.
+* ``flush(timeout)`` and ``close(timeout)`` return by their timeout, whatever ``send`` is doing:
+  a send blocked in the network is abandoned (the thread is a daemon), never waited for.
 * After ``os.fork()`` the child must not reuse the parent's thread, locks or queued items (the
   parent still owns and sends those). A fork hook gives every live worker fresh state; the
   child's thread starts on its first ``put``.
 * At interpreter exit every live worker gets one bounded flush; what cannot be delivered in
-  time is counted and reported instead of vanishing with the daemon thread.
+  time is counted and reported instead of vanishing with the daemon thread. A
+  ``multiprocessing`` child ends with ``os._exit``, which skips ``atexit``; it runs
+  ``multiprocessing.util`` finalizers first, so the same flush is registered there too.
+* Every item lost is counted under its reason; for an owner that names itself (``describe``),
+  :meth:`BatchWorker.close` logs them all in one line.
 """
 
 from __future__ import annotations
@@ -61,6 +67,13 @@ _hooks_lock = threading.Lock()
 _hooks_installed = False
 
 
+class _MultiprocessingHook:
+    """The object ``multiprocessing.util.register_after_fork`` keeps the hook alive with."""
+
+
+_mp_hook = _MultiprocessingHook()
+
+
 def _install_process_hooks() -> None:
     # Installed once, on the first worker: importing llmcost must have no side effects.
     global _hooks_installed
@@ -71,19 +84,49 @@ def _install_process_hooks() -> None:
     atexit.register(_flush_all_at_exit)
     if hasattr(os, "register_at_fork"):  # POSIX only
         os.register_at_fork(after_in_child=_reinit_all_after_fork)
+    import multiprocessing.util
+
+    # A multiprocessing child clears the finalizers it inherited, runs the after-fork hooks,
+    # runs the target, then its finalizers, then os._exit (no atexit). Registering the exit
+    # flush as a finalizer in every such child (and here, for spawned children that create
+    # their sinks themselves) is what makes a child deliver before it ends.
+    _register_exit_finalizer()
+    multiprocessing.util.register_after_fork(_mp_hook, _register_exit_finalizer_after_fork)
+
+
+def _register_exit_finalizer() -> None:
+    import multiprocessing.util
+
+    multiprocessing.util.Finalize(None, _flush_all_at_exit, exitpriority=10)
+
+
+def _register_exit_finalizer_after_fork(_hook: object) -> None:
+    _register_exit_finalizer()
 
 
 def _reinit_all_after_fork() -> None:
+    global _hooks_lock
+    _hooks_lock = threading.Lock()  # a parent thread may have held it at fork()
     for worker in list(_live_workers):
         worker._reinit_after_fork()
 
 
 def _flush_all_at_exit() -> None:
-    for worker in list(_live_workers):
-        try:
-            worker._close_at_exit()
-        except Exception as exc:  # never raise out of an atexit hook
-            logger.error("llmcost: error while flushing %s at exit: %r", worker.name, exc)
+    # Two passes: flush every worker, then close them. One worker may feed another (the
+    # delivery dispatcher hands records to an HTTPSink's worker), and closing the fed one first
+    # would drop what the feeder still held. Each worker's exit_timeout counts from the start.
+    workers = [worker for worker in list(_live_workers) if not worker._closed]
+    started = time.monotonic()
+    for closing in (False, True):
+        for worker in workers:
+            left = max(0.0, started + worker._exit_timeout - time.monotonic())
+            try:
+                if closing:
+                    worker._close_at_exit(left)
+                else:
+                    worker.flush(left)
+            except Exception as exc:  # never raise out of an atexit hook
+                logger.error("llmcost: error while flushing %s at exit: %r", worker.name, exc)
 
 
 class BatchWorker(Generic[T]):
@@ -98,12 +141,17 @@ class BatchWorker(Generic[T]):
         flush_interval: Longest time, in seconds, an item waits for a batch to fill up.
         max_queue: Most items held in memory; beyond this ``put`` drops.
         on_drop: Called with ``(count, reason)`` whenever items are lost: ``"queue_full"``
-            (from ``put``, on the caller's thread), ``"send_failed"`` or ``"closed"``.
+            (from ``put``, on the caller's thread), ``"send_failed"``, ``"closed"``, or a
+            reason of the owner's passed to :meth:`count_drop`.
         after_fork_in_child: Called in a forked child so the owner can drop state it must not
             share with the parent (an HTTP connection pool, for example).
         on_stop: Called on the worker thread when it stops, to release what ``send`` opened
             there (the thread owns it, so nothing is closed under a request in flight).
         exit_timeout: Seconds the interpreter-exit flush may take.
+        describe: How the closing summary line names the owner, e.g. ``"HTTPSink(https://…)"``;
+            None: ``close`` logs no summary (the owner reports its losses itself).
+        spill: Called (on the thread that closes) with the items ``close`` gives up on; returns
+            how many of them it kept elsewhere (an on-disk spool). Those are not drops.
 
     Example:
         >>> worker = BatchWorker(lambda batch: True, name="demo", batch_size=10,
@@ -128,6 +176,8 @@ class BatchWorker(Generic[T]):
         after_fork_in_child: Callable[[], None] | None = None,
         on_stop: Callable[[], None] | None = None,
         exit_timeout: float = 5.0,
+        describe: str | None = None,
+        spill: Callable[[list[T]], int] | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size!r}")
@@ -144,6 +194,8 @@ class BatchWorker(Generic[T]):
         self._after_fork_in_child = after_fork_in_child
         self._on_stop = on_stop
         self._exit_timeout = exit_timeout
+        self._describe = describe
+        self._spill = spill
         self._closed = False
         self._init_state()
         _install_process_hooks()
@@ -158,15 +210,43 @@ class BatchWorker(Generic[T]):
         self._force = False
         self._abort = threading.Event()
         self._in_flight = 0
+        self._in_flight_batch: list[T] = []
         self._in_flight_claimed = False
-        # Counters. Written by the worker thread only, except ``dropped_*`` (under _lock).
+        self._partial_drops = 0  # items of the batch in flight that send dropped on its own
+        # Counters. Written by the worker thread only, except ``drops`` (under _lock).
         self.sent_items = 0
         self.sent_batches = 0
         self.failed_batches = 0
-        self.dropped_overflow = 0
-        self.dropped_failed = 0
-        self.dropped_closed = 0
+        self.spilled = 0
+        #: Items lost, by reason.
+        self.drops: dict[str, int] = {}
         self._lost = 0  # items given up after acceptance: failed sends and close
+        self._summarised = False
+
+    @property
+    def dropped_overflow(self) -> int:
+        """Items refused because the queue was full."""
+        return self.drops.get(DROP_OVERFLOW, 0)
+
+    @property
+    def dropped_failed(self) -> int:
+        """Items of batches ``send`` gave up on."""
+        return self.drops.get(DROP_SEND_FAILED, 0)
+
+    @property
+    def dropped_closed(self) -> int:
+        """Items still undelivered when ``close`` gave up (or put after close)."""
+        return self.drops.get(DROP_CLOSED, 0)
+
+    @property
+    def dropped(self) -> int:
+        """Items lost, all reasons together."""
+        return sum(self.drops.values())
+
+    def _add_drops(self, count: int, reason: str) -> None:
+        # Under self._lock.
+        if count > 0:
+            self.drops[reason] = self.drops.get(reason, 0) + count
 
     # --- caller side -----------------------------------------------------------------------
 
@@ -175,12 +255,14 @@ class BatchWorker(Generic[T]):
         if self._closed:
             # A call still in flight when its sink was closed (configure() replaced it, or
             # shutdown()): the record is lost, so it is counted and said, never silent.
+            with self._lock:
+                self._add_drops(1, DROP_CLOSED)
             self._on_drop(1, DROP_CLOSED)
             return False
         queue = self._queue
         if len(queue) >= self._max_queue:
             with self._lock:
-                self.dropped_overflow += 1
+                self._add_drops(1, DROP_OVERFLOW)
             self._on_drop(1, DROP_OVERFLOW)
             return False
         queue.append(item)
@@ -210,22 +292,59 @@ class BatchWorker(Generic[T]):
     def close(self, timeout: float | None = None) -> bool:
         """Flush, stop the thread and refuse further items; True if everything was delivered.
 
-        When ``timeout`` passes first, retries stop, whatever is still queued is counted as
-        dropped (reason ``"closed"``) and False is returned.
+        Returns by ``timeout``: when it passes first, retries stop, whatever is still queued or
+        in flight is counted as dropped (reason ``"closed"``, unless ``spill`` kept it) and
+        False is returned. With ``describe``, the drops of the worker's whole life are then
+        logged in one line.
         """
+        deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
         with self._lock:
             if self._closed:
                 return self._nothing_pending()
             self._closed = True
-        thread = self._thread
-        if thread is None or not thread.is_alive():
-            return self._abandon() == 0
-        marker = self._enqueue_marker(stop=True)
-        if marker.done.wait(timeout):
-            thread.join(timeout)
-            return marker.ok
-        self._abandon()
-        return False
+        try:
+            thread = self._thread
+            if thread is None or not thread.is_alive():
+                return self._abandon() == 0
+            marker = self._enqueue_marker(stop=True)
+            if marker.done.wait(_remaining(deadline)):
+                thread.join(_remaining(deadline))
+                return marker.ok
+            self._abandon()
+            return False
+        finally:
+            self._log_summary()
+
+    def count_drop(self, count: int, reason: str) -> None:
+        """Count ``count`` items of the batch being sent as lost for ``reason``.
+
+        For ``send`` to call when it drops part of a batch on its own (a record it cannot
+        encode, say) and delivers the rest: those items are then neither sent nor failed.
+        """
+        if count <= 0:
+            return
+        with self._lock:
+            if self._in_flight_claimed:
+                return  # close() gave up on this batch and counted all of it already
+            self._add_drops(count, reason)
+            self._partial_drops += count
+            self._lost += count
+        self._on_drop(count, reason)
+
+    def summary(self) -> str:
+        """The counters in one line, e.g. ``"120 sent, 3 dropped (queue_full=3)"``."""
+        with self._lock:
+            drops = {reason: count for reason, count in sorted(self.drops.items()) if count}
+        text = f"{self.sent_items} sent"
+        if self.spilled:
+            text += f", {self.spilled} spooled to disk"
+        total = sum(drops.values())
+        if total:
+            reasons = ", ".join(f"{reason}={count}" for reason, count in drops.items())
+            text += f", {total} dropped ({reasons})"
+        else:
+            text += ", 0 dropped"
+        return text
 
     def sleep(self, seconds: float) -> bool:
         """Back off on the worker thread; False (at once) when the worker is being abandoned."""
@@ -257,27 +376,45 @@ class BatchWorker(Generic[T]):
         thread.start()
 
     def _abandon(self) -> int:
-        """Stop retrying and count everything not yet delivered as dropped; return that count."""
+        """Stop retrying and count everything not yet delivered as lost; return that count."""
         with self._lock:
             self._abort.set()
-            lost = 0
+            left: list[T] = []  # oldest first: the batch in flight, then the queue
+            if self._in_flight and not self._in_flight_claimed:
+                # The worker may still finish this batch; it checks the claim and skips its
+                # own accounting, so every item is counted exactly once.
+                self._in_flight_claimed = True
+                left.extend(self._in_flight_batch[self._partial_drops :])
             while self._queue:
                 item = self._queue.popleft()
                 if isinstance(item, _Marker):
                     item.done.set()
                 else:
-                    lost += 1
-            if self._in_flight and not self._in_flight_claimed:
-                # The worker may still finish this batch; it checks the claim and skips its
-                # own accounting, so every item is counted exactly once.
-                self._in_flight_claimed = True
-                lost += self._in_flight
-            self.dropped_closed += lost
-            self._lost += lost
+                    left.append(item)
         self._wakeup.set()
+        kept = 0
+        if left and self._spill is not None:
+            try:
+                kept = max(0, min(len(left), self._spill(left)))
+            except Exception as exc:  # a full disk must not turn a close into a crash
+                report_internal_error(f"sink.{self.name}.spill", exc)
+        lost = len(left) - kept
+        with self._lock:
+            self.spilled += kept
+            self._add_drops(lost, DROP_CLOSED)
+            self._lost += lost + kept
         if lost:
             self._on_drop(lost, DROP_CLOSED)
-        return lost
+        return lost + kept
+
+    def _log_summary(self) -> None:
+        with self._lock:
+            if self._summarised:
+                return
+            self._summarised = True
+            anything_lost = any(self.drops.values()) or self.spilled
+        if anything_lost and self._describe is not None:
+            logger.warning("llmcost %s closed: %s", self._describe, self.summary())
 
     def _take(self) -> tuple[list[T], list[_Marker]]:
         batch: list[T] = []
@@ -333,7 +470,9 @@ class BatchWorker(Generic[T]):
     def _send_batch(self, batch: list[T]) -> None:
         with self._lock:
             self._in_flight = len(batch)
+            self._in_flight_batch = batch
             self._in_flight_claimed = False
+            self._partial_drops = 0
         delivered = False
         try:
             delivered = not self._abort.is_set() and self._send(batch)
@@ -346,18 +485,26 @@ class BatchWorker(Generic[T]):
     def _finish_batch(self, batch: list[T], *, delivered: bool) -> None:
         with self._lock:
             claimed = self._in_flight_claimed
+            remaining = len(batch) - self._partial_drops  # count_drop() counted the others
             self._in_flight = 0
+            self._in_flight_batch = []
             self._in_flight_claimed = False
+            self._partial_drops = 0
             if claimed:
                 return  # close() already counted these
             if delivered:
-                self.sent_items += len(batch)
-                self.sent_batches += 1
+                # A batch send dropped whole (count_drop) was given up, not sent.
+                self.sent_items += remaining
+                if remaining:
+                    self.sent_batches += 1
+                else:
+                    self.failed_batches += 1
                 return
             self.failed_batches += 1
-            self.dropped_failed += len(batch)
-            self._lost += len(batch)
-        self._on_drop(len(batch), DROP_SEND_FAILED)
+            self._add_drops(remaining, DROP_SEND_FAILED)
+            self._lost += remaining
+        if remaining:
+            self._on_drop(remaining, DROP_SEND_FAILED)
 
     def _reinit_after_fork(self) -> None:
         # In the child: the parent's queued items are the parent's to send; sending them
@@ -366,17 +513,12 @@ class BatchWorker(Generic[T]):
         if self._after_fork_in_child is not None:
             self._after_fork_in_child()
 
-    def _close_at_exit(self) -> None:
+    def _close_at_exit(self, timeout: float | None = None) -> None:
         if self._closed:
             return
-        pending = self.queued
-        if self.close(self._exit_timeout):
-            return
-        logger.warning(
-            "llmcost %s sink: %d record(s) of %d pending could not be delivered within "
-            "%.1fs at exit",
-            self.name,
-            self.dropped_closed,
-            pending,
-            self._exit_timeout,
-        )
+        # Logs the one summary line if anything was lost.
+        self.close(self._exit_timeout if timeout is None else timeout)
+
+
+def _remaining(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.0, deadline - time.monotonic())

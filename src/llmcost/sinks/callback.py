@@ -36,5 +36,5 @@ class CallbackSink:
         """Nothing is buffered."""
         return True
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = None) -> None:
         """Nothing to release."""

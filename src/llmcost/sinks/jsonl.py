@@ -15,9 +15,22 @@ client, so several *machines* appending to one NFS file can interleave. Give eac
 file there.
 
 A ``threading.Lock`` serialises the writers of one sink object: it keeps a write from racing
-with :meth:`JSONLFileSink.close` or with a rotation, and it keeps the rest of a (rare) partial
-write, which the kernel may return when the disk is full or a signal arrives, directly after
-its beginning.
+with :meth:`JSONLFileSink.close` or with a rotation.
+
+Whole lines or nothing
+----------------------
+When the disk is full (or a file size limit is hit) the kernel may write only the start of a
+line. Finishing it later could glue other bytes onto it, so the sink cuts the file back to where
+the line began (``ftruncate``) and counts the record as dropped; the next record starts on a
+clean line. Should another process have appended in between, cutting would destroy its line, so
+the torn line is ended with a newline instead (a reader then reports one unreadable line). A
+record that cannot be written at all is counted and logged once, never raised into the caller.
+
+Rotated or deleted under us
+---------------------------
+Before every write the sink compares the inode at ``path`` with the one it has open; when the
+file was moved away (logrotate's ``create`` mode) or deleted, it opens ``path`` afresh, so no
+record goes into a file nobody will read.
 
 Rotation with several processes
 -------------------------------
@@ -57,8 +70,15 @@ _OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 
 
 
 def _record_line(record: CostRecord) -> bytes:
-    """One line of the file: ``record.to_json()`` and a newline, as UTF-8 bytes."""
-    return (record.to_json() + "\n").encode("utf-8")
+    """One line of the file: ``record.to_json()`` and a newline, as UTF-8 bytes.
+
+    A lone surrogate, which UTF-8 cannot carry, is written as its JSON escape (``\\udc80``).
+    """
+    text = record.to_json() + "\n"
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # surrogates only occur inside JSON strings
+        return text.encode("utf-8", "backslashreplace")
 
 
 # --- fork safety ----------------------------------------------------------------------------
@@ -127,6 +147,9 @@ class JSONLFileSink:
         self._lock = threading.Lock()
         self._closed = False
         self._warned_closed = False
+        self._warned_write = False
+        #: Records lost because the file could not take them (disk full, I/O error).
+        self.records_dropped = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = self._open()
         self._lock_fd: int | None = None
@@ -139,17 +162,37 @@ class JSONLFileSink:
 
     def _open(self) -> int:
         try:
-            return os.open(self.path, _OPEN_FLAGS, 0o644)
+            fd = os.open(self.path, _OPEN_FLAGS, 0o644)
         except OSError as exc:
             raise OSError(
                 exc.errno, f"cannot open cost file for appending: {exc.strerror}", str(self.path)
             ) from exc
+        info = os.fstat(fd)
+        self._identity = (info.st_ino, info.st_dev)
+        return fd
+
+    def _reopen_if_moved(self) -> None:
+        """Open ``path`` afresh when the file we hold was renamed away or deleted."""
+        try:
+            info = os.stat(self.path)
+        except FileNotFoundError:
+            info = None
+        if info is None or (info.st_ino, info.st_dev) != self._identity:
+            old = self._fd
+            self._fd = self._open()
+            os.close(old)
+            logger.debug("llmcost reopened %s (moved or deleted)", self.path)
 
     # --- writing --------------------------------------------------------------------------
 
     def emit(self, record: CostRecord) -> None:
         """Append ``record`` as one line. After :meth:`close` the record is counted as dropped."""
-        data = _record_line(record)
+        try:
+            data = _record_line(record)
+        except Exception as exc:  # one record that is not JSON (NaN money) costs itself only
+            with self._lock:
+                self._dropped(f"it cannot be encoded as JSON: {type(exc).__name__}: {exc}")
+            return
         with self._lock:
             if self._closed:
                 errors.count("sink.jsonl.dropped_after_close")
@@ -161,41 +204,69 @@ class JSONLFileSink:
                         self,
                     )
                 return
-            if self.max_bytes is None:
-                self._write(data)
-            elif self._lock_fd is None:
-                self._write_rotating_local(data, self.max_bytes)
+            try:
+                if self.max_bytes is None:
+                    self._reopen_if_moved()
+                    written = self._write(data)
+                elif self._lock_fd is None:
+                    self._reopen_if_moved()
+                    written = self._write_rotating_local(data, self.max_bytes)
+                else:
+                    written = self._write_rotating_shared(data, self.max_bytes, self._lock_fd)
+            except OSError as exc:
+                self._dropped(f"{type(exc).__name__}: {exc}")
+                return
+            if written:
+                self.records_written += 1
             else:
-                self._write_rotating_shared(data, self.max_bytes, self._lock_fd)
-            self.records_written += 1
+                self._dropped("the disk took only part of the line; it was cut back")
 
-    def _write(self, data: bytes) -> None:
-        written = os.write(self._fd, data)
+    def _dropped(self, why: str) -> None:
+        # Under self._lock. A full disk is the host's condition, not a bug: count and say once.
+        self.records_dropped += 1
+        errors.count("sink.jsonl.dropped")
+        if not self._warned_write:
+            self._warned_write = True
+            logger.warning(
+                "llmcost %r: a cost record could not be written (%s); it is dropped, and "
+                "further ones are counted in llmcost.stats()['sink.jsonl.dropped']",
+                self,
+                why,
+            )
+
+    def _write(self, data: bytes) -> bool:
+        """Append ``data`` whole; False (file unchanged) when only part of it fit."""
+        fd = self._fd
+        written = os.write(fd, data)
         if written < len(data):
-            # Only on a full disk or an interrupted write: finish the line rather than leave
-            # half of it; the remainder still lands at the end of the file.
-            view = memoryview(data)
-            while written < len(data):
-                written += os.write(self._fd, view[written:])
+            # O_APPEND left the offset at the end of our partial line. If the file still ends
+            # there, cut it back to where the line began; else (another process appended
+            # after us) end the torn line so the next one starts clean.
+            end = os.lseek(fd, 0, os.SEEK_CUR)
+            if os.fstat(fd).st_size == end:
+                os.ftruncate(fd, end - written)
+            else:
+                os.write(fd, b"\n")
             errors.count("sink.jsonl.partial_writes")
+            return False
         if self.fsync:
-            os.fsync(self._fd)
+            os.fsync(fd)
+        return True
 
-    def _write_rotating_local(self, data: bytes, max_bytes: int) -> None:
+    def _write_rotating_local(self, data: bytes, max_bytes: int) -> bool:
         size = os.fstat(self._fd).st_size
         if size and size + len(data) > max_bytes:
             self._rotate()
-        self._write(data)
+        return self._write(data)
 
-    def _write_rotating_shared(self, data: bytes, max_bytes: int, lock_fd: int) -> None:
+    def _write_rotating_shared(self, data: bytes, max_bytes: int, lock_fd: int) -> bool:
         assert _fcntl is not None
         flock = _fcntl.flock
         flock(lock_fd, _fcntl.LOCK_SH)
         try:
             size = self._current_size()
             if not size or size + len(data) <= max_bytes:
-                self._write(data)
-                return
+                return self._write(data)
         finally:
             flock(lock_fd, _fcntl.LOCK_UN)
         # Full: take the lock exclusively and look again, since another process may have
@@ -205,22 +276,14 @@ class JSONLFileSink:
             size = self._current_size()
             if size and size + len(data) > max_bytes:
                 self._rotate()
-            self._write(data)
+            return self._write(data)
         finally:
             flock(lock_fd, _fcntl.LOCK_UN)
 
     def _current_size(self) -> int:
         """The size of the file at ``path``, reopening first if another process rotated it."""
-        ours = os.fstat(self._fd)
-        try:
-            theirs = os.stat(self.path)
-        except FileNotFoundError:
-            theirs = None
-        if theirs is None or (theirs.st_ino, theirs.st_dev) != (ours.st_ino, ours.st_dev):
-            os.close(self._fd)
-            self._fd = self._open()
-            return os.fstat(self._fd).st_size
-        return ours.st_size
+        self._reopen_if_moved()
+        return os.fstat(self._fd).st_size
 
     def _rotate(self) -> None:
         base = str(self.path)
@@ -229,8 +292,9 @@ class JSONLFileSink:
             if os.path.exists(source):
                 os.replace(source, f"{base}.{index + 1}")
         os.replace(base, f"{base}.1")
-        os.close(self._fd)
+        old = self._fd
         self._fd = self._open()
+        os.close(old)
         logger.debug("llmcost rotated %s (keeping %d backups)", base, self.backup_count)
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -254,8 +318,11 @@ class JSONLFileSink:
                 return False
         return True
 
-    def close(self) -> None:
-        """Sync and close the file; later records are counted as dropped. Idempotent."""
+    def close(self, timeout: float | None = None) -> None:
+        """Sync and close the file; later records are counted as dropped. Idempotent.
+
+        ``timeout`` is accepted for the common sink signature; nothing here waits on others.
+        """
         with self._lock:
             if self._closed:
                 return

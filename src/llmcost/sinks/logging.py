@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import unicodedata
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ class LoggingSink:
             handler.flush()
         return True
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = None) -> None:
         """Nothing to release: the handlers belong to the application."""
 
 
@@ -65,12 +66,49 @@ def _level_number(level: int | str) -> int:
     return number
 
 
+# Characters that could end a log line, rewrite the terminal (ESC), hide text or reorder it.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp", "Co", "Cn"})
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+def escape(value: object) -> str:
+    """``str(value)`` with control characters written as escapes, so it stays on one line.
+
+    Newlines, carriage returns, ESC and other C0/C1 controls, lone surrogates, line and
+    paragraph separators and bidirectional overrides become ``\\n``, ``\\x1b``,
+    ``\\u202e`` and so on: a tag cannot forge a log line or repaint a terminal.
+
+    Example:
+        >>> escape("ok\\nFAKE 200")
+        'ok\\\\nFAKE 200'
+    """
+    text = str(value)
+    if text.isprintable():  # the common case: nothing to escape
+        return text
+    return "".join(
+        _escape_char(char)
+        if unicodedata.category(char) in _UNSAFE_CATEGORIES or char in _BIDI_CONTROLS
+        else char
+        for char in text
+    )
+
+
+def _escape_char(char: str) -> str:
+    # repr() escapes exactly the characters str.isprintable() rejects: "\\n", "\\x1b", "\\u202e".
+    return repr(char)[1:-1]
+
+
 def format_record(record: CostRecord) -> str:
-    """The one-line human summary of a record used by :class:`LoggingSink`."""
+    """The one-line human summary of a record used by :class:`LoggingSink`.
+
+    Every text field goes through :func:`escape`, so the summary is always one line.
+    """
     cached = f" ({record.cache_read_tokens} cached)" if record.cache_read_tokens else ""
     cost = f"${record.total_cost_usd}" if record.total_cost_usd is not None else "unpriced"
     labels = [
-        f"{name}={value}"
+        f"{name}={escape(value)}"
         for name, value in (
             ("feature", record.feature),
             ("project", record.project),
@@ -79,12 +117,15 @@ def format_record(record: CostRecord) -> str:
         )
         if value
     ]
-    labels.extend(f"{key}={value}" for key, value in record.tags.items())
+    labels.extend(f"{escape(key)}={escape(value)}" for key, value in record.tags.items())
     suffix = f" [{' '.join(labels)}]" if labels else ""
-    status = "" if record.status == "ok" else f" {record.status}:{record.error_type}"
+    status = (
+        "" if record.status == "ok" else f" {escape(record.status)}:{escape(record.error_type)}"
+    )
     estimated = " (estimated)" if record.estimated else ""
+    model = escape(record.response_model or record.model)
     return (
-        f"{record.provider} {record.operation} {record.response_model or record.model}: "
+        f"{escape(record.provider)} {escape(record.operation)} {model}: "
         f"{record.input_tokens} in{cached} / {record.output_tokens} out, "
         f"{cost}{estimated}{status}{suffix}"
     )

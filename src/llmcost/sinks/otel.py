@@ -9,7 +9,9 @@ attribution, which have no convention yet, live under ``llmcost.*``.
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import weakref
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -157,6 +159,19 @@ def _money(value: Any) -> float | None:
 _MAX_ENRICHED = 10_000
 _NOT_ENRICHED: Any = object()
 
+_live_sinks: weakref.WeakSet[OTelSink] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # A parent thread may have held a sink's lock at fork(); in the child it never would be
+    # released. (The OpenTelemetry SDK re-initialises its own processors after a fork.)
+    for sink in list(_live_sinks):
+        sink._enriched_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX only
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
 
 class OTelSink:
     """Turn every call into an OpenTelemetry CLIENT span and GenAI metrics.
@@ -227,6 +242,7 @@ class OTelSink:
         # record enriched but never emitted (a sink error) is forgotten after a while.
         self._enriched: dict[str, None] = {}
         self._enriched_lock = threading.Lock()
+        _live_sinks.add(self)
         self._tracer = otel_trace.get_tracer("llmcost", version, tracer_provider=tracer_provider)
         meter = otel_metrics.get_meter("llmcost", version, meter_provider=meter_provider)
         self._token_usage = meter.create_histogram(
