@@ -101,7 +101,8 @@ def test_a_call_whose_usage_cannot_be_read_is_charged_its_worst_case() -> None:
 
 
 def test_a_stream_dropped_inside_a_scope_counts_when_the_scope_closes() -> None:
-    """Garbage collection only hands the ending off; reading the scope waits for it."""
+    """Garbage collection only hands the ending off to the delivery thread, which records it
+    against the scope the stream was made in; llmcost.flush() waits for it."""
     import gc
 
     llmcost.configure()
@@ -113,6 +114,7 @@ def test_a_stream_dropped_inside_a_scope_counts_when_the_scope_closes() -> None:
             break
         del stream, _chunk
         gc.collect()
+    assert llmcost.flush(timeout=5)
     assert scope.calls == 1
     assert scope.records[0].feature == "dropped"
 
