@@ -16,18 +16,9 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["Cost", "CostRecord", "Usage", "construct_trusted", "new_record_id"]
+__all__ = ["Cost", "CostRecord", "Usage", "new_record_id"]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-def construct_trusted(cls: type[ModelT], values: dict[str, Any]) -> ModelT:
-    """Build a model from field values that llmcost's own code produced.
-
-    Plain validation (``model_validate``): pydantic-core validates a flat model faster than
-    ``model_construct`` copies it field by field in Python, and nothing is taken on trust.
-    """
-    return cls.model_validate(values)
 
 
 class Usage(BaseModel):
@@ -196,8 +187,7 @@ class Cost(BaseModel):
     @classmethod
     def unpriced(cls, catalog_version: str | None = None) -> Cost:
         """The cost of a call whose model the catalog does not know."""
-        return construct_trusted(
-            cls,
+        return cls.model_validate(
             {
                 "input_cost_usd": None,
                 "cache_read_cost_usd": None,
@@ -318,7 +308,7 @@ class CostRecord(BaseModel):
     @property
     def usage(self) -> Usage:
         """The token counts of this record as a :class:`Usage`."""
-        return construct_trusted(Usage, {name: getattr(self, name) for name in Usage.model_fields})
+        return Usage.model_validate({name: getattr(self, name) for name in Usage.model_fields})
 
     def to_json_dict(self) -> dict[str, Any]:
         """The record as JSON-ready Python values: Decimals stay Decimals, datetimes become ISO

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from llmcost import errors, pricing, tokens
 from llmcost.budgets._amounts import ZERO
 from llmcost.policy import OUTPUT_CAP_PARAMETERS
-from llmcost.types import Usage, construct_trusted
+from llmcost.types import Usage
 
 if TYPE_CHECKING:
     from llmcost._recorder import Call
@@ -272,8 +272,7 @@ def estimate(
     )
     if total is not None:
         return Estimate(input_tokens, ceiling, total)
-    usage = construct_trusted(
-        Usage,
+    usage = Usage.model_validate(
         {
             "input_tokens": input_tokens,
             "cache_read_tokens": 0,

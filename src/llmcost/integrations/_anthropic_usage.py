@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmcost.integrations._fields import field, view
-from llmcost.types import Usage, construct_trusted
+from llmcost.integrations._fields import view
+from llmcost.types import Usage
 
-__all__ = ["MalformedUsage", "StreamUsage", "message_meta", "usage_from_anthropic"]
+__all__ = ["MalformedUsage", "StreamUsage", "usage_from_anthropic"]
 
 
 class MalformedUsage(ValueError):
@@ -43,11 +43,6 @@ def _count(obj: Any, name: str, *, required: bool = False, fields: Any = None) -
             f"anthropic usage field {name!r} is {value!r}, not a non-negative integer"
         )
     return value
-
-
-def _text(obj: Any, name: str) -> str | None:
-    value = field(obj, name)
-    return value if isinstance(value, str) else None
 
 
 def usage_from_anthropic(usage: Any) -> Usage:
@@ -176,7 +171,7 @@ class StreamUsage:
             except ValueError as exc:
                 raise MalformedUsage(f"anthropic usage is inconsistent: {exc}") from exc
         # Checked above: skip pydantic's second validation on the hot path.
-        return construct_trusted(Usage, values)
+        return Usage.model_validate(values)
 
     def meta(self) -> dict[str, Any]:
         """The pricing-relevant fields reported next to the counts."""
@@ -187,13 +182,3 @@ class StreamUsage:
             "speed": self.speed,
             "inference_geo": self.inference_geo,
         }
-
-
-def message_meta(message: Any) -> dict[str, Any]:
-    """``request_id``, ``response_id`` and ``response_model`` of a ``Message``."""
-    request_id = getattr(message, "_request_id", None)
-    return {
-        "request_id": request_id if isinstance(request_id, str) else None,
-        "response_id": _text(message, "id"),
-        "response_model": _text(message, "model"),
-    }

@@ -35,7 +35,7 @@ from __future__ import annotations
 from typing import Any
 
 from llmcost.integrations._fields import field, view
-from llmcost.types import Usage, construct_trusted, parts_fit_their_whole
+from llmcost.types import Usage, parts_fit_their_whole
 
 __all__ = [
     "chat_usage",
@@ -71,7 +71,7 @@ def _checked(counts: dict[str, Any], names: dict[str, str], required: tuple[str,
     if not parts_fit_their_whole(values):
         return Usage(**values)  # raises its precise ValueError: parts larger than their whole
     # Every count was checked above: skip pydantic's second validation on the hot path.
-    return construct_trusted(Usage, values)
+    return Usage.model_validate(values)
 
 
 #: Every Usage field at zero, in Usage's declared order (copied per call, then filled in).

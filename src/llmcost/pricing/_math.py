@@ -23,7 +23,7 @@ from decimal import (
 )
 from typing import TYPE_CHECKING
 
-from llmcost.types import Cost, construct_trusted
+from llmcost.types import Cost
 
 if TYPE_CHECKING:
     from llmcost.types import Usage
@@ -305,9 +305,7 @@ def _cost(
 ) -> Cost:
     # Dividing an integer by a power of ten gives the shortest exact form ("0.0035", "2.5",
     # "10"), and the total, divided from the integer sum, is the exact sum of the parts.
-    # construct_trusted is model_construct without its per-field walk (~4 µs saved).
-    return construct_trusted(
-        Cost,
+    return Cost.model_validate(
         {
             "input_cost_usd": input_units / units if input_units else ZERO,
             "cache_read_cost_usd": cache_read_units / units if cache_read_units else ZERO,
