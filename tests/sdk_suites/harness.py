@@ -55,6 +55,8 @@ TEST_HELPERS = (
     "http-snapshot",
     "time-machine",
     "rich",
+    "boto3",  # with botocore: the Bedrock tests (openai's dev group pins botocore)
+    "botocore",
 )
 
 #: The generated resource tests of the endpoints llmcost bills, answered by the stand-in.
