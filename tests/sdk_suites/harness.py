@@ -351,7 +351,6 @@ def report(sdk: str, version: str, plain: Run, on: Run, flaky: list[Flaky]) -> b
     print(f"   plain:        {summary(plain.outcomes)} ({plain.seconds:.0f} s)")
     print(f"   instrumented: {summary(on.outcomes)} ({on.seconds:.0f} s)")
     print(f"   llmcost: instrumented {sorted(on.instrumented)}, {on.records} records made")
-    print(f"   pytest output: {CACHE.name}/logs/{sdk}-{version}-*.log")
     ok = True
     if not on.instrumented or not on.records:
         print("   FAIL: llmcost recorded nothing: the instrumented run did not test llmcost")
@@ -435,6 +434,7 @@ def main(argv: list[str] | None = None) -> int:
             "internal_errors": dict(runs["instrumented"].internal_errors),
             "errors_by_test": runs["instrumented"].errors_by_test,
         }
+    print(f"== pytest's output of every run: {args.cache / 'logs'}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, sort_keys=True))
     print("== conformance: " + ("OK, no difference" if conforming else "FAILED"))
