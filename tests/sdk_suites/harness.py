@@ -418,15 +418,15 @@ def main(argv: list[str] | None = None) -> int:
         source = fetch_sources(sdk, version, args.cache)
         for requirement in install_test_helpers(source):
             print(f"   installed test helper {requirement}")
+        chunks = {
+            "suite": present(source, selection[sdk]),
+            "api_resources": [*API_RESOURCES[sdk], "-k", API_RESOURCES_SELECT],
+        }
         runs = {}
         with stand_in_server() as base_url:
             for mode in ("plain", "instrumented"):
                 print(f"   running {mode}", flush=True)
                 total = Run()
-                chunks = {
-                    "suite": present(source, selection[sdk]),
-                    "api_resources": [*API_RESOURCES[sdk], "-k", API_RESOURCES_SELECT],
-                }
                 for part, chunk in chunks.items():
                     total.merge(
                         run_pytest(
