@@ -7,7 +7,9 @@ llmcost swallow its internal errors as in production. Around each test it reads
 ``llmcost.stats()`` and notes which test made llmcost count an internal error, of which kind.
 
 Each pytest process (the controller and every xdist worker) writes what it saw to a JSON file
-in the folder named by ``LLMCOST_SDK_SUITES_OUT``, which the harness adds up:
+in the folder named by ``LLMCOST_SDK_SUITES_OUT``, after every test (some suites' workers never
+reach ``pytest_unconfigure``: they are stopped while their session ends), which the harness
+adds up:
 ``{"instrumented": [...], "records": N, "internal_errors": {kind: n}, "tests": {nodeid: {kind:
 n}}}``. Without that variable the plugin prints its tally at the end of the session instead.
 """
@@ -60,22 +62,35 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
         }
         if new:
             _state["tests"][item.nodeid] = new
+        _save()
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
-    if "sink" not in _state:
-        return
+def _tally() -> dict[str, Any]:
     sink = _state["sink"]
-    tally = {
+    return {
         "instrumented": _state["instrumented"],
         "records": len(sink) + sink.dropped,
         "internal_errors": _internal_errors(),
         "tests": _state["tests"],
     }
+
+
+def _save() -> None:
     out = os.environ.get("LLMCOST_SDK_SUITES_OUT")
-    if out:
-        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        Path(out, f"llmcost-{worker}-{os.getpid()}.json").write_text(json.dumps(tally))
+    if not out:
+        return
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    path = Path(out, f"llmcost-{worker}-{os.getpid()}.json")
+    scratch = path.with_suffix(".tmp")
+    scratch.write_text(json.dumps(_tally()))
+    scratch.replace(path)  # atomic: the harness never reads half a file
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if "sink" not in _state:
+        return
+    if os.environ.get("LLMCOST_SDK_SUITES_OUT"):
+        _save()
     else:
-        print(f"\nllmcost_on: {json.dumps(tally, indent=1)}")
+        print(f"\nllmcost_on: {json.dumps(_tally(), indent=1)}")
     llmcost.uninstrument()
