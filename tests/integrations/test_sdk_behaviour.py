@@ -294,8 +294,10 @@ def large_chat_stream_without_usage() -> bytes:
 def test_a_large_stream_without_usage_costs_bounded_time_at_its_end(
     sink: llmcost.sinks.MemorySink,
 ) -> None:
-    """8 MiB of streamed text without usage: the ``__next__`` that ends the stream takes at
-    most half a second more than with llmcost off (bounded estimation, not the whole text)."""
+    """8 MiB of streamed text without usage: the ``__next__`` that ends the stream, with any
+    work it hands off until the record is there, takes at most a quarter of a second more than
+    with llmcost off (bounded estimation, not the whole text; tokenizing all of it takes 0.6 s
+    on an idle core of the 2-core machine, and several seconds under load)."""
     body = large_chat_stream_without_usage()
 
     def stream_end() -> float:
@@ -310,10 +312,16 @@ def test_a_large_stream_without_usage_costs_bounded_time_at_its_end(
     plain = stream_end()
     llmcost.instrument("openai")
     on = stream_end()
+    # Work handed off while the record is made still lands on a caller's thread: count it too.
+    handed_off = time.perf_counter()
+    llmcost.flush()
     [record] = sink.records
+    on += time.perf_counter() - handed_off
     assert record.estimated is True
     assert record.output_tokens > 0
-    assert on < plain + 0.5, f"the stream's end took {on:.2f} s with llmcost, {plain:.2f} s without"
+    assert on < plain + 0.25, (
+        f"the stream's end took {on:.2f} s with llmcost, {plain:.2f} s without"
+    )
 
 
 # --- 3. OpenTelemetry is touched only when the user set it up -------------------------------
