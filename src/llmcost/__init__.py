@@ -166,5 +166,6 @@ def reset() -> None:
     if "llmcost.budgets._admission" in sys.modules:
         sys.modules["llmcost.budgets._admission"].forget_warnings()
         sys.modules["llmcost.budgets._budget"].shared_memory_store().clear()
-    if "llmcost.integrations._seams" in sys.modules:
-        sys.modules["llmcost.integrations._seams"].forget_warnings()
+    for name in ("llmcost.integrations._seams", "llmcost.integrations._core"):
+        if name in sys.modules:
+            sys.modules[name].forget_warnings()

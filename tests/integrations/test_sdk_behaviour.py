@@ -2,9 +2,8 @@
 
 Each test drives a real SDK client through ``httpx2.MockTransport`` and compares llmcost's
 behaviour with the same call made with llmcost off, never with an SDK's incidental behaviour.
-The tests still marked ``xfail(strict=True)`` reproduce a finding of issue 20 not yet fixed;
-the fix turns them into failures, and its author removes the mark (the others were written
-as xfails too, and passed once the integration core was rebuilt).
+Each was written first as a strict xfail reproducing a finding of issue 20, and its mark was
+removed with the fix.
 The conformance harness (``scripts/sdk-suites.sh``, docs/conformance.md) finds such
 behaviours; this file keeps each one pinned once found.
 """
@@ -397,9 +396,6 @@ def test_an_anthropic_stream_whose_message_delta_has_no_usage_is_no_internal_err
     assert record.input_tokens == 10
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 20: a token count sent as a string is an internal error"
-)
 @pytest.mark.usefixtures("swallow_internal_errors")
 def test_an_anthropic_token_count_sent_as_a_string_is_no_internal_error(
     sink: llmcost.sinks.MemorySink,
@@ -470,3 +466,27 @@ def test_openai_responses_without_usage_are_no_internal_error(
     [record] = sink.records
     assert internal_errors() == 0
     assert record.estimated is True
+
+
+@pytest.mark.parametrize("how", ["stream", "raw"])
+def test_a_dropped_response_is_collected_at_once(sink: llmcost.sinks.MemorySink, how: str) -> None:
+    """A stream or raw response dropped unread goes away with the user's last reference, as
+    without llmcost (the anthropic SDK ends its own OpenTelemetry span then); llmcost's record
+    of it is made a moment later on its delivery thread, without holding the response."""
+    import gc
+    import weakref
+
+    llmcost.instrument("anthropic")
+    client = anthropic_client(json_body(MESSAGE))
+    if how == "stream":
+        client = anthropic_client(sse_body(sse([MESSAGE_START, *TEXT_EVENTS])))
+        response: Any = client.messages.create(**ASK, stream=True)
+        http = weakref.ref(response.response)
+    else:
+        response = client.messages.with_streaming_response.create(**ASK).__enter__()
+        http = weakref.ref(response.http_response)
+    del response
+    gc.collect()
+    assert http() is None
+    assert llmcost.flush(timeout=5)
+    assert len(sink.records) == 1

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import sys
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
@@ -38,6 +39,8 @@ from llmcost.integrations import _seams
 from llmcost.integrations._streams import AsyncRecordingStream, RecordingStream
 from llmcost.integrations._wrapping import Integration, Target
 from llmcost.types import Usage
+
+logger = logging.getLogger("llmcost")
 
 __all__ = ["Adapter", "Billed", "CallContext", "Reading", "TextSample", "make_wrapper"]
 
@@ -290,15 +293,14 @@ class CallContext:
             try:
                 reading = self.adapter.read(self.operation, body)
             except ValueError as exc:  # a malformed usage block: estimated, counted, logged
-                errors.count(f"{self.adapter.name}.usage_malformed")
                 self.end_estimated(body=body)
-                errors.report_internal_error(f"{self.adapter.name}.usage", exc)
+                bad_usage(self.adapter, exc)
                 return
             meta.update(reading.meta)
             if reading.unknown:
                 call.finish_unknown(**meta)
                 if reading.error is not None:
-                    errors.report_internal_error(f"{self.adapter.name}.usage", reading.error)
+                    bad_usage(self.adapter, reading.error)
             elif reading.usage is None:
                 # A compatible server that sends no usage: not an error, but counted.
                 errors.count(f"{self.adapter.name}.usage_missing")
@@ -385,6 +387,14 @@ class CallContext:
             return result
         return (AsyncRawResponse if is_async else RawResponse)(result, self)
 
+    def detach_http(self) -> None:
+        """Keep only the headers of the HTTP response: for work handed to the delivery thread
+        from a garbage-collected proxy, so that the response itself (and whatever its owner,
+        the SDK, ends when it is collected, such as a tracing span) goes now, not later."""
+        http = self.http
+        if http is not None and not isinstance(http, _Headers):
+            self.http = _Headers(getattr(http, "headers", None))
+
     def lost(self, exc: Exception) -> None:
         """Recording a returned call failed: end it anyway (usage unknown), then report."""
         try:
@@ -398,6 +408,41 @@ class CallContext:
         """A response never read: billed all the same; its input is estimated from the request."""
         with errors.internal_guard(f"{self.adapter.name}.record"):
             self.end_estimated(text="")
+
+
+_warned_bad_usage: set[str] = set()
+
+
+def bad_usage(adapter: Adapter, exc: Exception) -> None:
+    """The provider sent a usage block llmcost cannot read (a count that is not a number, parts
+    larger than their whole). That is the provider's input, not a bug of llmcost: the call is
+    already recorded (estimated, or unpriced; never $0); this counts it and names the field in
+    one warning per provider."""
+    errors.count(f"{adapter.name}.usage_malformed")
+    if adapter.name in _warned_bad_usage:
+        return
+    _warned_bad_usage.add(adapter.name)
+    logger.warning(
+        "llmcost: %s sent a usage block it cannot read (%s); the call is recorded estimated "
+        "or unpriced, never as $0, and counted in llmcost.stats()['%s.usage_malformed']",
+        adapter.name,
+        exc,
+        adapter.name,
+    )
+
+
+def forget_warnings() -> None:
+    """Let the once-per-provider warnings fire again (for tests)."""
+    _warned_bad_usage.clear()
+
+
+class _Headers:
+    """What :meth:`CallContext.detach_http` keeps of an HTTP response."""
+
+    __slots__ = ("headers",)
+
+    def __init__(self, headers: Any) -> None:
+        self.headers = headers
 
 
 def _sample_of(text: str) -> TextSample:
@@ -448,6 +493,10 @@ class StreamObserver:
     def on_item(self, item: Any) -> bool:
         return self.reader.on_item(item)
 
+    def detach(self) -> None:
+        """Let go of the HTTP response before the ending is handed off (see the proxy)."""
+        self.ctx.detach_http()
+
     def on_end(self, error: BaseException | None, completed: bool) -> None:
         ctx = self.ctx
         call = ctx.call
@@ -472,9 +521,8 @@ class StreamObserver:
         try:
             reading = self.reader.result()
         except ValueError as exc:  # a malformed usage block: estimated, counted, logged
-            errors.count(f"{ctx.adapter.name}.usage_malformed")
             ctx.end_estimated(text, meta=meta)
-            errors.report_internal_error(f"{ctx.adapter.name}.usage", exc)
+            bad_usage(ctx.adapter, exc)
             return
         meta.update(reading.meta)
         # Only the SDK's and the transport's errors fail the call: an exception of the user's
@@ -483,7 +531,7 @@ class StreamObserver:
         if reading.unknown:
             call.finish_unknown(**meta)
             if reading.error is not None:
-                errors.report_internal_error(f"{ctx.adapter.name}.usage", reading.error)
+                bad_usage(ctx.adapter, reading.error)
         elif reading.usage is not None:
             if failure is not None:
                 call.fail(failure, reading.usage, estimated=reading.partial, **meta)
@@ -588,6 +636,7 @@ class RawResponse(wrapt.BaseObjectProxy[Any]):
             return
         call = ctx.call
         if call is not None and not call.done:
+            ctx.detach_http()
             _dispatch.run_later(ctx.end_unread)
 
 

@@ -21,6 +21,7 @@ shortly after; ``llmcost.flush()`` waits for it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 from collections.abc import Callable
@@ -114,7 +115,14 @@ class _StreamEnd:
         if getattr(self, "_self_ended", True) or sys.is_finalizing():
             return
         self._self_ended = True
-        defer(functools.partial(end_observer, self._self_observer))
+        observer = self._self_observer
+        # The ending runs a moment later: it must not keep the SDK's objects (the HTTP
+        # response) alive until then, since the SDK may act when they are collected.
+        detach = getattr(observer, "detach", None)
+        if detach is not None:
+            with contextlib.suppress(Exception):  # never raise in a finalizer
+                detach()
+        defer(functools.partial(end_observer, observer))
 
 
 class RecordingStream(_StreamEnd, wrapt.BaseObjectProxy[Any]):

@@ -177,7 +177,6 @@ class _EventReader(StreamReader):
     def result(self) -> Reading:
         if self.malformed is not None:
             # Billed, but the usage cannot be trusted: unpriced rather than wrong (counted).
-            errors.count("anthropic.usage_malformed")
             return Reading(meta=self.meta, unknown=True, error=self.malformed)
         state_ = self.usage
         if not (state_.saw_start or state_.saw_delta):
@@ -186,7 +185,6 @@ class _EventReader(StreamReader):
         try:
             usage = state_.usage()
         except MalformedUsage as exc:
-            errors.count("anthropic.usage_malformed")
             return Reading(meta=meta, unknown=True, error=exc)
         # Without the final message_delta the output count is message_start's: estimated.
         return Reading(usage, meta, partial=not state_.saw_delta)

@@ -120,7 +120,7 @@ def test_inconsistent_stream_usage_is_recorded_unpriced(
         stream.until_done()
     [record] = sink.records
     assert (record.priced, record.estimated, record.total_cost_usd) == (False, True, None)
-    assert llmcost.stats()["internal_errors.anthropic.usage"] == 1
+    assert llmcost.stats()["anthropic.usage_malformed"] == 1
 
 
 # --- whose exception is it -------------------------------------------------------------------

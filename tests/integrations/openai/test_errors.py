@@ -56,9 +56,9 @@ async def test_client_side_validation_error_fails_the_call(sink, mode, transport
     assert record.error_type == "TypeError"
 
 
-async def test_malformed_usage_keeps_response_and_is_counted(
-    sink, mode, swallow_internal_errors, caplog
-):
+async def test_malformed_usage_keeps_response_and_is_counted(sink, mode, caplog):
+    """A negative count is the provider's bad input, not llmcost's bug: counted, named in one
+    warning, the call recorded estimated; no internal error."""
     bad = body("chat_completion.json")
     bad["usage"]["prompt_tokens"] = -5
     transport = FakeOpenAITransport(body=bad)
@@ -68,22 +68,13 @@ async def test_malformed_usage_keeps_response_and_is_counted(
     )
     assert completion.usage.prompt_tokens == -5  # the user still gets the response as sent
     stats = llmcost.stats()
-    assert stats["internal_errors.openai.usage"] == 1
+    assert "internal_errors" not in stats
     assert stats["openai.usage_malformed"] == 1
-    assert "openai.usage" in caplog.text
+    assert "prompt_tokens" in caplog.text
+    assert "openai.usage_malformed" in caplog.text
     [record] = sink.records
     assert record.estimated is True
     assert record.input_tokens > 0
-
-
-async def test_malformed_usage_fails_loudly_under_the_test_suite(sink, transport):
-    bad = body("chat_completion.json")
-    bad["usage"]["completion_tokens"] = "many"
-    client = make_client("sync", FakeOpenAITransport(body=bad))
-    with pytest.raises(ValueError, match="completion_tokens"):
-        client.chat.completions.create(model="gpt-3.5-turbo", messages=MESSAGES)
-    [record] = sink.records  # recorded (estimated) before the error surfaced
-    assert record.estimated is True
 
 
 async def test_missing_usage_is_estimated_and_counted(sink, mode):
@@ -102,7 +93,7 @@ async def test_missing_usage_is_estimated_and_counted(sink, mode):
     )
 
 
-async def test_malformed_stream_usage_is_counted(sink, mode, swallow_internal_errors):
+async def test_malformed_stream_usage_is_counted(sink, mode):
     sse = body("chat_stream_usage.sse").replace('"prompt_tokens":24', '"prompt_tokens":null')
     client = make_client(mode, FakeOpenAITransport(sse=sse))
     stream = await invoke(
@@ -114,7 +105,8 @@ async def test_malformed_stream_usage_is_counted(sink, mode, swallow_internal_er
     )
     chunks = await consume(stream)
     assert len(chunks) == 9
-    assert llmcost.stats()["internal_errors.openai.usage"] == 1
+    assert llmcost.stats()["openai.usage_malformed"] == 1
+    assert "internal_errors" not in llmcost.stats()
     assert sink.records[0].estimated is True
 
 
