@@ -463,12 +463,17 @@ def is_configured() -> bool:
     return state.config is not None
 
 
+#: Seconds configure() gives a sink it replaces to deliver what it holds and close.
+RETIRE_TIMEOUT = 5.0
+
+
 def _flush_retired_sinks(old: Sequence[Sink], keep: Sequence[Sink]) -> None:
     kept = {id(sink) for sink in keep}
+    deadline = time.monotonic() + RETIRE_TIMEOUT
     for sink in old:
         if id(sink) not in kept:
             with errors.internal_guard("sink.close"):
-                sink.close()
+                _close_within(sink, _remaining(deadline))
 
 
 def _remaining(deadline: float | None) -> float | None:

@@ -284,6 +284,27 @@ def _price(
     return (priced if priced is not None else Cost.unpriced()), unknown
 
 
+#: A call reporting more tokens than this is flagged ``implausible`` (still priced as reported).
+IMPLAUSIBLE_TOKENS = 10**9
+_warned_implausible = False
+
+
+def _warn_implausible(call: Call, usage: Usage) -> None:
+    global _warned_implausible
+    errors.count("records.implausible")
+    if not _warned_implausible:
+        _warned_implausible = True
+        logger.warning(
+            "llmcost: %s %s reported %d input and %d output tokens, beyond any plausible call: "
+            "recorded and priced as reported, flagged implausible=True (counted in "
+            "llmcost.stats()['records.implausible'])",
+            call.provider,
+            call.model,
+            usage.input_tokens,
+            usage.output_tokens,
+        )
+
+
 def _warn_unknown_once(model: str, provider: str) -> None:
     key = f"{provider}:{model}"
     with _warned_lock:
@@ -350,6 +371,9 @@ def _build(
         fields.update(usage.__dict__)
         fields.update(cost.__dict__)
         fields["estimated"] = estimated
+        if max(usage.input_tokens, usage.output_tokens) > IMPLAUSIBLE_TOKENS:
+            fields["implausible"] = True
+            _warn_implausible(call, usage)
         fields["latency_ms"] = latency_ms
         fields["stream"] = call.stream
         fields["data_residency"] = call.data_residency
@@ -576,8 +600,10 @@ if hasattr(os, "register_at_fork"):
 
 def forget_warnings() -> None:
     """Let the once-per-model unknown-model warning fire again (for tests)."""
+    global _warned_implausible
     with _warned_lock:
         _warned_unknown.clear()
+        _warned_implausible = False
 
 
 def add_listener(listener: Callable[[CostRecord], object]) -> Callable[[], None]:

@@ -282,6 +282,9 @@ class CostRecord(BaseModel):
     estimated: bool = False
     #: True when the response came from a fake transport or a recording, not a live provider.
     replayed: bool = False
+    #: True when a token count is beyond any plausible single call (over 10^9): recorded and
+    #: priced as reported, and flagged so that reports and alerts can tell it apart.
+    implausible: bool = False
 
     latency_ms: float | None = None
     stream: bool = False

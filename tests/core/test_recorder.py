@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import logging
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -529,3 +530,31 @@ def test_finish_unknown_records_an_unpriced_estimated_call_never_zero(
     )
     assert (budget.calls, budget.unpriced_calls, budget.reserved_usd) == (1, 1, 0)
     assert llmcost.stats()["records.usage_unknown"] == 1
+
+
+def test_usage_beyond_any_plausible_call_is_priced_and_flagged(
+    memory_sink: MemorySink, caplog: pytest.LogCaptureFixture, tmp_path: Any
+) -> None:
+    """10^30 tokens: recorded and priced as reported, flagged, counted, warned once; the
+    JSONL line reads back and a report over it does not crash."""
+    path = tmp_path / "costs.jsonl"
+    llmcost.configure(sinks=[memory_sink, llmcost.sinks.JSONLFileSink(path)])
+    with caplog.at_level(logging.WARNING, logger="llmcost"):
+        huge = llmcost.record_usage(provider="openai", model="gpt-4o", input_tokens=10**30)
+        llmcost.record_usage(provider="openai", model="gpt-4o", input_tokens=10**12)
+    normal = llmcost.record_usage(provider="openai", model="gpt-4o", input_tokens=1000)
+    assert huge.implausible
+    assert huge.priced
+    assert huge.total_cost_usd == Decimal("2.5E+24")  # $2.50 per million, exactly
+    assert not normal.implausible
+    assert llmcost.stats()["records.implausible"] == 2
+    assert len([r for r in caplog.records if "implausible" in r.getMessage()]) == 1
+    assert llmcost.flush(timeout=5)
+    [back, *_] = llmcost.read_records(path)
+    assert back == huge
+    from llmcost.report import summarize
+
+    [row] = summarize(llmcost.read_records(path), by="model")
+    with decimal.localcontext(prec=80):  # the exact sum: 28 digits would round it
+        exact = sum((r.total_cost_usd or Decimal(0) for r in memory_sink.records), Decimal(0))
+    assert row.total_cost_usd == exact

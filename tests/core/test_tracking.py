@@ -323,3 +323,27 @@ def test_record_usage_refuses_a_near_miss(
     with pytest.raises(TypeError, match=f"did you mean '{meant}'"):
         llmcost.record_usage(provider="openai", model="gpt-4o", input_tokens=100, **{keyword: 50})
     assert memory_sink.records == []
+
+
+def test_long_lived_scopes_and_budgets_keep_totals_not_every_record(
+    memory_sink: MemorySink,
+) -> None:
+    """Memory is bounded: the newest 1,000 records are kept, the totals count every call."""
+    with llmcost.track_cost(feature="batch") as scope, llmcost.budget(max_cost_usd=100) as budget:
+        made = [
+            llmcost.record_usage(provider="openai", model="gpt-4o-mini", input_tokens=100)
+            for _ in range(1005)
+        ]
+    assert scope.calls == budget.calls == 1005
+    assert [r.record_id for r in scope.records] == [r.record_id for r in made[5:]]
+    assert len(budget.records) == 1000
+    assert scope.total_cost_usd == budget.spent_usd == sum(r.total_cost_usd for r in made)
+    with llmcost.track_cost(keep_records=True) as everything:
+        for _ in range(1002):
+            llmcost.record_usage(provider="openai", model="gpt-4o-mini", input_tokens=1)
+    assert len(everything.records) == 1002
+    with llmcost.track_cost(keep_records=False) as none:
+        llmcost.record_usage(provider="openai", model="gpt-4o-mini", input_tokens=1)
+    assert (none.calls, none.records) == (1, [])
+    with pytest.raises(TypeError, match="keep_records"):
+        llmcost.track_cost(keep_records=-1)

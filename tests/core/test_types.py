@@ -359,7 +359,8 @@ def test_to_json_of_a_typical_record_is_unchanged() -> None:
         '"output_image_tokens":0,"web_search_preview_requests":0,'
         '"input_cost_usd":null,"cache_read_cost_usd":0E-8,"cache_write_cost_usd":null,'
         '"output_cost_usd":null,"tool_cost_usd":null,"total_cost_usd":0.5,"priced":false,'
-        '"estimated":false,"replayed":false,"latency_ms":1.5,"stream":false,"status":"ok",'
+        '"estimated":false,"replayed":false,"implausible":false,"latency_ms":1.5,'
+        '"stream":false,"status":"ok",'
         '"error_type":null,"service_tier":null,"batch":false,"speed":null,"inference_geo":null,'
         '"data_residency":null,"catalog_version":null,"trace_id":null,"span_id":null}'
     )

@@ -16,6 +16,7 @@ import logging
 import os
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -106,6 +107,9 @@ def _current_attribution() -> Any:
     config = state.config
     return config.attribution if config is not None else Attribution()
 
+
+#: Records a budget object keeps (its figures count every call).
+KEEP_RECORDS = 1000
 
 #: Guards the rarely changed bookkeeping of every budget (unpriced and overshooting calls, the
 #: one warning): one lock for all, since a lock per budget costs every request that opens one.
@@ -317,7 +321,9 @@ class Budget(StackedScope):
         else:
             self.key = f"budget-{uuid.uuid4().hex}"
         self._warned_keys: set[str] = set()
-        self._records: list[CostRecord] = []
+        # The newest records only: a long-lived budget keeps totals (in its store), and its
+        # memory must not grow with every call.
+        self._records: deque[CostRecord] = deque(maxlen=KEEP_RECORDS)
         self._unpriced_calls = 0
         self.exceeded_calls = 0
         # Whether the one warning of warn_at was given (or there is none to give).
@@ -407,11 +413,12 @@ class Budget(StackedScope):
 
     @property
     def records(self) -> list[CostRecord]:
-        """The records of the calls settled on this budget object (a live list).
+        """The records of the calls settled on this budget object, oldest first: the newest
+        1,000 (:data:`KEEP_RECORDS`); the figures (``spent_usd``, ``calls``, ...) count all.
 
         Empty for keyed and windowed budgets, which live as long as the process.
         """
-        return self._records
+        return list(self._records)
 
     @property
     def unpriced_calls(self) -> int:
@@ -480,7 +487,7 @@ class Budget(StackedScope):
         """Bookkeeping after the store settled ``record`` on ``key`` (``totals``: after it,
         None when the store failed)."""
         if not self.keyed:
-            self._records.append(record)  # list.append is atomic
+            self._records.append(record)  # deque.append is atomic
         if record.total_cost_usd is None:
             with _bookkeeping_lock:
                 self._unpriced_calls += 1
