@@ -7,7 +7,9 @@ string, so ``CostRecord.from_json(record.to_json()) == record`` holds exactly.
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -349,27 +351,40 @@ _compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def _encode_flat(data: dict[str, Any], decimal_keys: tuple[str, ...]) -> str:
-    # One pass of the C JSON encoder with the Decimals set to null, then each `"key":null` put
-    # back as the Decimal's exact digits. Inside a JSON string every quote is escaped, so the
-    # pattern can only be a key; should it occur other than once (a nested null of the same
-    # name) or should a Decimal sit where it is not expected, encode value by value instead.
-    original = data.copy()
-    decimals = []
+    # One pass of the C JSON encoder with the Decimals set to null, then one regular-expression
+    # pass that puts each `"key":null` back as the Decimal's exact digits. Inside a JSON string
+    # every quote is escaped, so the pattern can only be a key; should one occur other than
+    # once (a nested null of the same name) or should a Decimal sit where it is not expected,
+    # encode value by value instead.
+    digits: dict[str, str] = {}
+    plain = data.copy()
     for key in decimal_keys:
         value = data[key]
         if value is not None:
-            data[key] = None
-            decimals.append((key, value))
+            plain[key] = None
+            digits[key] = _encode_decimal(value)
     try:
-        text = _compact(data)
+        text = _compact(plain)
     except TypeError:
-        return _encode_each(original)
-    for key, value in decimals:
-        pattern = f'"{key}":null'
-        if text.count(pattern) != 1:
-            return _encode_each(original)
-        text = text.replace(pattern, f'"{key}":{_encode_decimal(value)}')
+        return _encode_each(data)
+    if not digits:
+        return text
+    seen: list[str] = []
+
+    def exact(match: re.Match[str]) -> str:
+        seen.append(match[1])
+        return f'"{match[1]}":{digits[match[1]]}'
+
+    text = _null_keys(tuple(digits)).sub(exact, text)
+    if sorted(seen) != sorted(digits):
+        return _encode_each(data)
     return text
+
+
+@functools.lru_cache(maxsize=64)
+def _null_keys(keys: tuple[str, ...]) -> re.Pattern[str]:
+    """``"key":null`` for any of ``keys``, the key captured."""
+    return re.compile('"(' + "|".join(re.escape(key) for key in keys) + ')":null')
 
 
 def _encode_each(data: dict[str, Any]) -> str:
@@ -391,7 +406,7 @@ def dumps_exact(data: dict[str, Any]) -> str:
         '{"model":"gpt-4o","cost":0.10}'
     """
     decimal_keys = tuple(key for key, value in data.items() if isinstance(value, Decimal))
-    return _encode_flat(dict(data), decimal_keys)
+    return _encode_flat(data, decimal_keys)
 
 
 MONEY_FIELDS: tuple[str, ...] = _MONEY_FIELDS
