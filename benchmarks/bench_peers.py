@@ -37,29 +37,6 @@ CALLS = int(os.environ.get("BENCH_CALLS", "300"))
 WARMUP = 50
 NETWORK_SECONDS = 0.002
 
-CHAT_BODY = {
-    "id": "chatcmpl-bench",
-    "object": "chat.completion",
-    "created": 1767225600,
-    "model": "gpt-4o-mini-2024-07-18",
-    "choices": [
-        {
-            "index": 0,
-            "message": {"role": "assistant", "content": "Hello!", "refusal": None},
-            "logprobs": None,
-            "finish_reason": "stop",
-        }
-    ],
-    "usage": {
-        "prompt_tokens": 1200,
-        "completion_tokens": 300,
-        "total_tokens": 1500,
-        "prompt_tokens_details": {"cached_tokens": 1000, "audio_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
-    },
-    "service_tier": "default",
-}
-
 
 def _setup(variant: str) -> None:
     if variant == "llmcost":
@@ -96,14 +73,13 @@ def child(variant: str) -> dict[str, Any]:
     """One variant in this process: the median call and the CPU per call, in µs."""
     import httpx2
     import openai
-
-    body = json.dumps(CHAT_BODY).encode()
+    from bench_openai import CHAT_BODY  # the same recorded-shape completion as bench_openai
 
     def handler(request: httpx2.Request) -> httpx2.Response:
         time.sleep(NETWORK_SECONDS)
         return httpx2.Response(
             200,
-            content=body,
+            content=CHAT_BODY,
             headers={"content-type": "application/json", "x-request-id": "req_bench"},
         )
 
