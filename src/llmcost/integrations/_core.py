@@ -27,7 +27,7 @@ import sys
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import pydantic
 import wrapt
@@ -74,8 +74,8 @@ class Billed:
     path: str
     operation: str
     is_async: bool
-    #: ``call``: the method sends the request; ``custom``: the adapter wraps it itself.
-    kind: Literal["call", "custom"] = "call"
+    #: The adapter's own wrapper, for a method that needs more than the core's (a stream
+    #: manager); None: the core's wrapper.
     wrapper: Callable[..., Any] | None = None
     #: The method always returns a stream (a streaming-only method, not ``stream=True``).
     stream: bool = False
@@ -379,7 +379,7 @@ class CallContext:
 
     def _raw(self, result: Any) -> Any:
         self.http = getattr(result, "http_response", None)
-        is_async = _is_coroutine_function(getattr(result, "parse", None))
+        is_async = inspect.iscoroutinefunction(getattr(result, "parse", None))
         streaming = self.call is not None and self.call.stream
         if not streaming and getattr(self.http, "is_closed", False):
             # with_raw_response: the SDK already read the whole body; the user sees it as is.
@@ -449,10 +449,6 @@ def _sample_of(text: str) -> TextSample:
     sample = TextSample()
     sample.add(text)
     return sample
-
-
-def _is_coroutine_function(func: Any) -> bool:
-    return inspect.iscoroutinefunction(func)
 
 
 def _is_raw_response(result: Any) -> bool:

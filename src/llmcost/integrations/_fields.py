@@ -40,16 +40,13 @@ class _Attributes:
 
 
 _NO_FIELDS: dict[str, Any] = {}
-_MISSING: Any = object()
 
 
 def view(obj: Any) -> dict[str, Any] | _Attributes:
     """Something to ``.get(name)`` the fields of ``obj`` from, as :func:`field` reads them.
 
-    A JSON dict is its own view. SDK objects are pydantic models: their declared fields are
-    the instance ``__dict__`` and the undeclared ones the server sent are its
-    ``__pydantic_extra__``; reading those dicts skips an attribute lookup per field (a usage
-    block has a dozen). Anything else is read by attribute.
+    A JSON dict is its own view; anything else (an SDK's pydantic object, whose undeclared
+    fields the server sent are attributes too) is read by attribute.
 
     Example:
         >>> view({"input_tokens": 3}).get("input_tokens"), view(None).get("input_tokens")
@@ -59,8 +56,4 @@ def view(obj: Any) -> dict[str, Any] | _Attributes:
         return obj
     if obj is None:
         return _NO_FIELDS
-    fields = getattr(obj, "__dict__", None)
-    extra = getattr(obj, "__pydantic_extra__", _MISSING)
-    if extra is _MISSING or type(fields) is not dict:
-        return _Attributes(obj)  # not a pydantic model
-    return {**fields, **extra} if extra else fields
+    return _Attributes(obj)

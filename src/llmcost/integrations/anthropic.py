@@ -95,11 +95,9 @@ class AnthropicAdapter(Adapter):
             for method in ("create", "parse"):
                 found.append(Billed(module, f"{sync_class}.{method}", "messages", False))
                 found.append(Billed(module, f"{async_class}.{method}", "messages", True))
+            found.append(Billed(module, f"{sync_class}.stream", "messages", False, wrapper=_stream))
             found.append(
-                Billed(module, f"{sync_class}.stream", "messages", False, "custom", _stream)
-            )
-            found.append(
-                Billed(module, f"{async_class}.stream", "messages", True, "custom", _astream)
+                Billed(module, f"{async_class}.stream", "messages", True, wrapper=_astream)
             )
         return found
 

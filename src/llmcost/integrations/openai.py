@@ -121,10 +121,8 @@ class OpenAIAdapter(Adapter):
             ("openai.lib.streaming.chat._completions", "ChatCompletionStream"),
             ("openai.lib.streaming.responses._responses", "ResponseStream"),
         ):
-            found.append(Billed(module, f"{class_name}.close", "", False, "custom", _close))
-            found.append(
-                Billed(module, f"Async{class_name}.close", "", True, "custom", _async_close)
-            )
+            found.append(Billed(module, f"{class_name}.close", "", False, wrapper=_close))
+            found.append(Billed(module, f"Async{class_name}.close", "", True, wrapper=_async_close))
         return found
 
     def data_residency(self, instance: Any) -> str | None:
