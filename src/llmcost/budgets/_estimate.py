@@ -53,15 +53,42 @@ def _positive_int(value: Any) -> int | None:
 _DEFAULT_CAP_PARAMETERS = ("max_tokens",)
 
 
+def _gemini_config(request: Mapping[str, Any], name: str) -> Any:
+    # Gemini's options sit in ``config``: a dict or a GenerateContentConfig.
+    config = request.get("config")
+    if isinstance(config, Mapping):
+        return config.get(name)
+    return getattr(config, name, None)
+
+
+def requested_service_tier(operation: str, request: Mapping[str, Any]) -> str | None:
+    """The service tier the request asks for, as the catalog names tiers; None: standard.
+
+    OpenAI and Anthropic take ``service_tier=`` as an argument; Gemini takes it in ``config``
+    (``"flex"``, ``"priority"``, a ``types.ServiceTier``, or the REST spelling
+    ``"SERVICE_TIER_PRIORITY"``).
+
+    Example:
+        >>> requested_service_tier("generate_content", {"config": {"service_tier": "FLEX"}})
+        'flex'
+    """
+    if operation != "generate_content":
+        tier = request.get("service_tier")
+        return tier if isinstance(tier, str) else None
+    tier = _gemini_config(request, "service_tier")
+    tier = getattr(tier, "value", tier)  # a types.ServiceTier
+    if not isinstance(tier, str):
+        return None
+    tier = tier.lower().removeprefix("service_tier_")
+    return None if tier in ("", "standard", "unspecified") else tier
+
+
 def output_cap(operation: str, request: Mapping[str, Any]) -> int | None:
     """The output cap the request sets itself, if any."""
     if operation == "generate_content":
         # Gemini: config.max_output_tokens (a dict or a GenerateContentConfig), which bounds
         # the thinking too (Gemini counts thoughts against it).
-        config = request.get("config")
-        if isinstance(config, Mapping):
-            return _positive_int(config.get("max_output_tokens"))
-        return _positive_int(getattr(config, "max_output_tokens", None))
+        return _positive_int(_gemini_config(request, "max_output_tokens"))
     for name in OUTPUT_CAP_PARAMETERS.get(operation, _DEFAULT_CAP_PARAMETERS):
         value = request.get(name)
         if value is None:
@@ -251,7 +278,7 @@ def estimate(
     # catalog; ``at=None`` selects today's period, as pricing.cost does for an estimate) and
     # pricing's own arithmetic for plain input, cache writes and output, without a Usage and a
     # Cost per call. It answers None where only the full path is exact (long-context cliffs).
-    tier = request.get("service_tier")
+    tier = requested_service_tier(call.operation, request)
     speed = request.get("speed")
     geo = request.get("inference_geo")
     residency = call.data_residency
@@ -261,7 +288,6 @@ def estimate(
         # takes then (ModelPrice._plain, set once card() built it), without a memo key.
         card = price._plain
     if card is None:
-        tier = tier if isinstance(tier, str) else None
         speed = speed if isinstance(speed, str) else None
         geo = geo if isinstance(geo, str) else None
         card = price.card(

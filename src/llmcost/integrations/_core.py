@@ -229,7 +229,16 @@ def transport_replays(instance: Any) -> bool:
 class CallContext:
     """One wrapped SDK call: the recorder's :class:`Call` and what the core learns of it."""
 
-    __slots__ = ("adapter", "call", "http", "instance", "kwargs", "operation", "options")
+    __slots__ = (
+        "adapter",
+        "call",
+        "http",
+        "instance",
+        "kwargs",
+        "operation",
+        "options",
+        "requested",
+    )
 
     def __init__(
         self, adapter: Adapter, operation: str, instance: Any, kwargs: dict[str, Any]
@@ -243,6 +252,9 @@ class CallContext:
         self.http: Any = None
         #: Adapter-specific facts decided before sending (e.g. a usage chunk to hide).
         self.options: dict[str, Any] = {}
+        #: Record fields the request decides unless the response says otherwise (the service
+        #: tier a Gemini request asks for, when the response does not say which it got).
+        self.requested: dict[str, Any] = {}
 
     # -- record fields -----------------------------------------------------------------------
 
@@ -255,6 +267,8 @@ class CallContext:
                 meta["request_id"] = request_id
         if not meta.get("replayed") and self.adapter.replays(self.instance):
             meta["replayed"] = True
+        for key, value in self.requested.items():
+            meta.setdefault(key, value)
         return meta
 
     # -- estimates ---------------------------------------------------------------------------

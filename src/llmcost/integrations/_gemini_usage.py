@@ -56,6 +56,10 @@ _TRAFFIC_TIERS = {
     "PROVISIONED_THROUGHPUT": "provisioned_throughput",
 }
 _REQUEST_ID_HEADERS = ("x-goog-request-id", "x-request-id")
+#: The Gemini API's header naming the tier a request was served at (a priority request over
+#: its limit is served at standard).
+_TIER_HEADER = "x-gemini-service-tier"
+_TIERS = frozenset({"standard", "flex", "priority"})
 
 
 class MalformedUsage(ValueError):
@@ -160,30 +164,40 @@ def _text(value: Any) -> str | None:
 def response_fields(response: Any) -> dict[str, Any]:
     """``response_id``, ``response_model``, ``service_tier`` and ``request_id`` of a response.
 
-    ``service_tier`` is Vertex AI's ``traffic_type`` (``ON_DEMAND_FLEX`` → ``flex``,
-    ``ON_DEMAND_PRIORITY`` → ``priority``, ``ON_DEMAND`` → ``standard``), None when the
-    response does not say.
+    ``service_tier`` is the tier the response says it was served at: the Gemini API's
+    ``x-gemini-service-tier`` header, or Vertex AI's ``traffic_type`` (``ON_DEMAND_FLEX`` →
+    ``flex``, ``ON_DEMAND_PRIORITY`` → ``priority``, ``ON_DEMAND`` → ``standard``); None when
+    the response does not say.
 
     Example:
         >>> response_fields({"response_id": "r1", "model_version": "gemini-2.5-flash",
         ...                  "usage_metadata": {"traffic_type": "ON_DEMAND_FLEX"}})["service_tier"]
         'flex'
     """
-    traffic = field(field(response, "usage_metadata"), "traffic_type")
-    traffic = getattr(traffic, "value", traffic)
+    usage = field(response, "usage_metadata")
     headers = field(field(response, "sdk_http_response"), "headers")
+    if not isinstance(headers, dict):  # the SDK's copy of the HTTP headers, names in lower case
+        headers = {}
     request_id = None
-    if isinstance(headers, dict):  # the SDK's copy of the HTTP headers, names in lower case
-        for name in _REQUEST_ID_HEADERS:
-            request_id = _text(headers.get(name))
-            if request_id is not None:
-                break
+    for name in _REQUEST_ID_HEADERS:
+        request_id = _text(headers.get(name))
+        if request_id is not None:
+            break
     return {
         "response_id": _text(field(response, "response_id")),
         "response_model": model_name(field(response, "model_version")),
-        "service_tier": _TRAFFIC_TIERS.get(traffic) if isinstance(traffic, str) else None,
+        "service_tier": _served_tier(usage, headers),
         "request_id": request_id,
     }
+
+
+def _served_tier(usage: Any, headers: dict[str, Any]) -> str | None:
+    said = headers.get(_TIER_HEADER)
+    if isinstance(said, str) and said.lower() in _TIERS:
+        return said.lower()
+    traffic = field(usage, "traffic_type")
+    traffic = getattr(traffic, "value", traffic)
+    return _TRAFFIC_TIERS.get(traffic) if isinstance(traffic, str) else None
 
 
 def output_text(response: Any) -> str:

@@ -126,6 +126,12 @@ class GeminiAdapter(Adapter):
         return gemini.PROVIDER_GEMINI
 
     def prepare(self, ctx: CallContext) -> None:
+        # The tier asked for is the tier billed when the response does not say (Google
+        # documents flex as served or failed, and a priority request downgraded to standard
+        # is said in the response's usage or its x-gemini-service-tier header).
+        tier = _estimate.requested_service_tier(ctx.operation, ctx.kwargs)
+        if tier is not None:
+            ctx.requested["service_tier"] = tier
         # A budget reserved this call's worst case: without config.max_output_tokens that is
         # the model's whole output limit (a thinking budget bounds only the thoughts). Say so.
         call = ctx.call
