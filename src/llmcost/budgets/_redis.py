@@ -30,16 +30,20 @@ import uuid
 from collections import deque
 from collections.abc import Sequence
 from decimal import ROUND_CEILING, Decimal
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import redis
 from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
 from llmcost import errors
 from llmcost.budgets._amounts import Amounts, Limits, Refusal, Totals
 from llmcost.budgets._errors import BudgetStoreUnavailable
 from llmcost.budgets._store import Entry
+
+if TYPE_CHECKING:
+    from redis.commands.core import Script
 
 __all__ = ["RedisBudgetStore"]
 
@@ -67,7 +71,7 @@ class _Settlement(NamedTuple):
 
 _LUA_COMMON = """
 -- The arguments come as one string, fields separated by '|' (one argument to encode and
--- send instead of ~20: most of a call's client-side cost).
+-- send instead of ~20: redis-py encodes each argument in Python).
 local function split(s)
   local t, i = {}, 1
   while true do
@@ -89,125 +93,137 @@ local function le(a, b)
   if #a ~= #b then return #a < #b end
   return a <= b
 end
-local function neg(x) if x == '0' then return '0' end return '-' .. x end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local function purge(h, z)
+local function neg(x)
+  if x == '0' then return '0' end
+  if string.sub(x, 1, 1) == '-' then return string.sub(x, 2) end
+  return '-' .. x
+end
+local function add(h, field, x)
+  -- an amount of zero changes nothing: one command fewer
+  if x ~= '0' then redis.call('HINCRBY', h, field, x) end
+end
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function purge(h, z, now)
   -- reservations of calls that never settled (their process died): give them back
   local gone = redis.call('ZRANGEBYSCORE', z, '-inf', now)
+  if #gone == 0 then return end
   for _, m in ipairs(gone) do
     local c, i, o, n = string.match(m, '^[^:]*:([^:]*):([^:]*):([^:]*):([^:]*)$')
-    redis.call('HINCRBY', h, 'uc', neg(c))
-    redis.call('HINCRBY', h, 'ui', neg(i))
-    redis.call('HINCRBY', h, 'uo', neg(o))
-    redis.call('HINCRBY', h, 'un', neg(n))
+    add(h, 'uc', neg(c))
+    add(h, 'ui', neg(i))
+    add(h, 'uo', neg(o))
+    add(h, 'un', neg(n))
   end
-  if #gone > 0 then redis.call('ZREMRANGEBYSCORE', z, '-inf', now) end
+  redis.call('ZREMRANGEBYSCORE', z, '-inf', now)
+end
+local function keep(k, expire_at, idle)
+  -- a key of a window lives until a day after the window ends; others idle_ttl after use
+  if expire_at ~= '' then redis.call('EXPIREAT', k, expire_at)
+  else redis.call('EXPIRE', k, idle) end
 end
 local function totals(h)
   local v = redis.call('HMGET', h, 'sc', 'si', 'so', 'sn', 'uc', 'ui', 'uo', 'un')
   for k = 1, 8 do v[k] = v[k] or '0' end
   return v
 end
-local function keep(h, z, expire_at, idle)
-  if expire_at ~= '' then
-    redis.call('EXPIREAT', h, expire_at)
-    redis.call('EXPIREAT', z, expire_at)
-  else
-    redis.call('EXPIRE', h, idle)
-    redis.call('EXPIRE', z, idle)
-  end
-end
 """
 
-# KEYS: hash, zset per budget key. ARGV: n, member, ttl ms, amount (cost in, out, calls),
+
+# KEYS: hash, zset per budget key. ARGV: n, member, ttl ms, amount (cost, in, out, calls),
 # idle ttl, then per key: force, cost room (limit - amount, '' = none), input, output,
-# total, calls limits ('' = none), expire_at ('' = idle), cost limit (for status).
+# total, calls limits ('' = none), expire_at ('' = idle). Answers '1' when reserved with no
+# limit passed; otherwise '1' (reserved: warn mode) or '0' (refused), then per key the limit
+# it passes ('' = none) and its totals before this call.
 _ADMIT = (
     _LUA_COMMON
     + """
 local n, member, ttl = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
-local ac, ai, ao, an = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local ac, ai, ao, an = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local idle = tonumber(ARGV[8])
-if redis.call('ZSCORE', KEYS[2], member) then
-  -- a retried script whose first run reserved already: reserve once
-  local same = {'1'}
-  for k = 1, 9 * n do same[k + 1] = '' end
-  return table.concat(same, '|')
-end
-local out = {'1'}
-local blocked = false
+-- a retried script whose first run reserved already: reserve once
+if redis.call('ZSCORE', KEYS[2], member) then return '1' end
+local now = now_ms()
+local dims, over, blocked = {}, false, false
 for j = 0, n - 1 do
-  local h, z, b = KEYS[2 * j + 1], KEYS[2 * j + 2], 8 + 8 * j
-  purge(h, z)
-  local v = totals(h)
-  local ui, uo, un = tonumber(v[6]), tonumber(v[7]), tonumber(v[8])
+  local h, z, b = KEYS[2 * j + 1], KEYS[2 * j + 2], 8 + 7 * j
+  purge(h, z, now)
+  local u = redis.call('HMGET', h, 'uc', 'ui', 'uo', 'un')
+  local ui, uo, un = tonumber(u[2] or '0'), tonumber(u[3] or '0'), tonumber(u[4] or '0')
   local dim = ''
-  if ARGV[b + 2] ~= '' and not le(v[5], ARGV[b + 2]) then dim = 'cost_usd'
-  elseif ARGV[b + 3] ~= '' and ui + ai > tonumber(ARGV[b + 3]) then dim = 'input_tokens'
-  elseif ARGV[b + 4] ~= '' and uo + ao > tonumber(ARGV[b + 4]) then dim = 'output_tokens'
-  elseif ARGV[b + 5] ~= '' and ui + uo + ai + ao > tonumber(ARGV[b + 5]) then
+  if ARGV[b + 2] ~= '' and not le(u[1] or '0', ARGV[b + 2]) then dim = 'cost_usd'
+  elseif ARGV[b + 3] ~= '' and ui + tonumber(ai) > tonumber(ARGV[b + 3]) then
+    dim = 'input_tokens'
+  elseif ARGV[b + 4] ~= '' and uo + tonumber(ao) > tonumber(ARGV[b + 4]) then
+    dim = 'output_tokens'
+  elseif ARGV[b + 5] ~= '' and ui + uo + tonumber(ai) + tonumber(ao) > tonumber(ARGV[b + 5]) then
     dim = 'total_tokens'
-  elseif ARGV[b + 6] ~= '' and un + an > tonumber(ARGV[b + 6]) then dim = 'calls'
+  elseif ARGV[b + 6] ~= '' and un + tonumber(an) > tonumber(ARGV[b + 6]) then dim = 'calls'
   end
-  if dim ~= '' and ARGV[b + 1] ~= '1' then blocked = true end
-  out[#out + 1] = dim
-  for k = 1, 8 do out[#out + 1] = v[k] end
+  if dim ~= '' then
+    over = true
+    if ARGV[b + 1] ~= '1' then blocked = true end
+  end
+  dims[j + 1] = dim
 end
-if blocked then
-  out[1] = '0'
-  return table.concat(out, '|')
+local out = '1'
+if over then
+  -- name the limits passed, with each key's totals before this call
+  local parts = {blocked and '0' or '1'}
+  for j = 0, n - 1 do
+    parts[#parts + 1] = dims[j + 1]
+    parts[#parts + 1] = table.concat(totals(KEYS[2 * j + 1]), '|')
+  end
+  out = table.concat(parts, '|')
 end
+if blocked then return out end
 for j = 0, n - 1 do
-  local h, z, b = KEYS[2 * j + 1], KEYS[2 * j + 2], 8 + 8 * j
-  redis.call('HINCRBY', h, 'uc', ac)
-  redis.call('HINCRBY', h, 'ui', ai)
-  redis.call('HINCRBY', h, 'uo', ao)
-  redis.call('HINCRBY', h, 'un', an)
-  redis.call('HSET', h, 'lc', ARGV[b + 8], 'li', ARGV[b + 3], 'lo', ARGV[b + 4],
-             'lt', ARGV[b + 5], 'ln', ARGV[b + 6])
+  local h, z = KEYS[2 * j + 1], KEYS[2 * j + 2]
+  add(h, 'uc', ac)
+  add(h, 'ui', ai)
+  add(h, 'uo', ao)
+  add(h, 'un', an)
   redis.call('ZADD', z, now + ttl, member)
-  keep(h, z, ARGV[b + 7], idle)
+  keep(h, ARGV[8 + 7 * j + 7], idle)
+  keep(z, ARGV[8 + 7 * j + 7], idle)
 end
-return table.concat(out, '|')
+return out
 """
 )
 
 # KEYS: done marker, then hash, zset per key. ARGV: n, member ('' = nothing reserved),
-# reserved (cost, in, out, calls), actual (cost, in, out, calls), settle ttl, idle ttl,
-# then per key: expire_at and the five limits (for status). Returns each key's totals.
+# actual - reserved (cost, in, out, calls), actual (cost, in, out, calls), settle ttl, idle
+# ttl, then per key: expire_at and the five limits (for status). Answers each key's totals.
+# Expired reservations are not purged here: whichever of this ZREM and a later purge removes
+# the reservation gives it back, once.
 _SETTLE = (
     _LUA_COMMON
     + """
 local n, member = tonumber(ARGV[1]), ARGV[2]
-local fresh = redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[11])
-local out = {}
-for j = 0, n - 1 do
-  local h, z = KEYS[2 * j + 2], KEYS[2 * j + 3]
-  purge(h, z)
-  if fresh then
-    if member ~= '' and redis.call('ZREM', z, member) == 1 then
-      redis.call('HINCRBY', h, 'uc', neg(ARGV[3]))
-      redis.call('HINCRBY', h, 'ui', neg(ARGV[4]))
-      redis.call('HINCRBY', h, 'uo', neg(ARGV[5]))
-      redis.call('HINCRBY', h, 'un', neg(ARGV[6]))
-    end
-    redis.call('HINCRBY', h, 'uc', ARGV[7])
-    redis.call('HINCRBY', h, 'ui', ARGV[8])
-    redis.call('HINCRBY', h, 'uo', ARGV[9])
-    redis.call('HINCRBY', h, 'un', ARGV[10])
-    redis.call('HINCRBY', h, 'sc', ARGV[7])
-    redis.call('HINCRBY', h, 'si', ARGV[8])
-    redis.call('HINCRBY', h, 'so', ARGV[9])
-    redis.call('HINCRBY', h, 'sn', ARGV[10])
-    local b = 13 + 6 * j
-    redis.call('HSET', h, 'lc', ARGV[b + 1], 'li', ARGV[b + 2], 'lo', ARGV[b + 3],
-               'lt', ARGV[b + 4], 'ln', ARGV[b + 5])
-    keep(h, z, ARGV[b], tonumber(ARGV[12]))
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[11]) then
+  local idle = tonumber(ARGV[12])
+  for j = 0, n - 1 do
+    local h, z, b = KEYS[2 * j + 2], KEYS[2 * j + 3], 12 + 6 * j
+    -- with the reservation still held, swap it for the actual amount in one step
+    local k = 7
+    if member ~= '' and redis.call('ZREM', z, member) == 1 then k = 3 end
+    add(h, 'uc', ARGV[k])
+    add(h, 'ui', ARGV[k + 1])
+    add(h, 'uo', ARGV[k + 2])
+    add(h, 'un', ARGV[k + 3])
+    add(h, 'sc', ARGV[7])
+    add(h, 'si', ARGV[8])
+    add(h, 'so', ARGV[9])
+    add(h, 'sn', ARGV[10])
+    redis.call('HSET', h, 'lc', ARGV[b + 2], 'li', ARGV[b + 3], 'lo', ARGV[b + 4],
+               'lt', ARGV[b + 5], 'ln', ARGV[b + 6])
+    keep(h, ARGV[b + 1], idle)
   end
-  local v = totals(h)
-  for k = 1, 8 do out[#out + 1] = v[k] end
 end
+local out = {}
+for j = 0, n - 1 do out[j + 1] = table.concat(totals(KEYS[2 * j + 2]), '|') end
 return table.concat(out, '|')
 """
 )
@@ -218,12 +234,11 @@ _RELEASE = (
     + """
 for j = 0, tonumber(ARGV[1]) - 1 do
   local h, z = KEYS[2 * j + 1], KEYS[2 * j + 2]
-  purge(h, z)
   if redis.call('ZREM', z, ARGV[2]) == 1 then
-    redis.call('HINCRBY', h, 'uc', neg(ARGV[3]))
-    redis.call('HINCRBY', h, 'ui', neg(ARGV[4]))
-    redis.call('HINCRBY', h, 'uo', neg(ARGV[5]))
-    redis.call('HINCRBY', h, 'un', neg(ARGV[6]))
+    add(h, 'uc', neg(ARGV[3]))
+    add(h, 'ui', neg(ARGV[4]))
+    add(h, 'uo', neg(ARGV[5]))
+    add(h, 'un', neg(ARGV[6]))
   end
 end
 return 1
@@ -234,7 +249,7 @@ return 1
 _READ = (
     _LUA_COMMON
     + """
-purge(KEYS[1], KEYS[2])
+purge(KEYS[1], KEYS[2], now_ms())
 local v = totals(KEYS[1])
 local l = redis.call('HMGET', KEYS[1], 'lc', 'li', 'lo', 'lt', 'ln')
 for k = 1, 5 do v[8 + k] = l[k] or '' end
@@ -271,6 +286,25 @@ def _packed(args: Sequence[str | int | float]) -> str:
 
 def _limit(value: int | None) -> str:
     return "" if value is None else str(value)
+
+
+class _Fixed(NamedTuple):
+    """What the scripts need of one budget key that is the same on every call: worked out
+    once per key and window (see ``RedisBudgetStore._fixed``)."""
+
+    keys: tuple[str, str]
+    #: The dollar limit in whole pico-dollars (rounded down), None without one.
+    cost_limit: int | None
+    #: The admission script's arguments after the cost room: the token and call limits, the
+    #: expiry.
+    admit: str
+    #: The settlement script's arguments for this key: the expiry and the limits (for status).
+    settle: str
+
+
+#: Budget keys whose fixed arguments a store keeps; past it, it starts over (no eviction
+#: order to get wrong: a key costs one recomputation).
+FIXED_LIMIT = 4096
 
 
 class RedisBudgetStore:
@@ -347,6 +381,7 @@ class RedisBudgetStore:
         self.on_store_error: OnStoreError = on_store_error
         self.idle_ttl = idle_ttl
         self.settle_ttl = settle_ttl
+        # Scripts are run by EVALSHA; redis-py's Script loads one that Redis does not know.
         self._admit = client.register_script(_ADMIT)
         self._settle = client.register_script(_SETTLE)
         self._release = client.register_script(_RELEASE)
@@ -355,6 +390,7 @@ class RedisBudgetStore:
         self._failing = False
         self._backlog: deque[_Settlement] = deque()
         self._backlog_full = False
+        self._fixed_args: dict[Entry, _Fixed] = {}
 
     def __repr__(self) -> str:
         return f"RedisBudgetStore(prefix={self.prefix!r}, on_store_error={self.on_store_error!r})"
@@ -401,48 +437,67 @@ class RedisBudgetStore:
     def _keys(self, key: str) -> tuple[str, str]:
         return self.prefix + key, self.prefix + key + "#r"
 
+    def _fixed(self, entry: Entry) -> _Fixed:
+        """The arguments of ``entry`` that do not change from call to call (memoised)."""
+        fixed = self._fixed_args.get(entry)
+        if fixed is not None:
+            return fixed
+        limits = entry.limits
+        cost_limit = None
+        if limits.cost_usd is not None:
+            if limits.cost_usd > MAX_COST_USD:
+                raise ValueError(
+                    f"budget limit max_cost_usd={limits.cost_usd} is above what "
+                    f"RedisBudgetStore keeps exactly (${MAX_COST_USD})"
+                )
+            # The limit rounds down, amounts round up: never a pico-dollar over.
+            cost_limit = int(limits.cost_usd * _SCALE)
+        expires_at = "" if entry.expires_at is None else str(int(entry.expires_at))
+        tokens_and_calls = _packed(
+            [
+                _limit(limits.input_tokens),
+                _limit(limits.output_tokens),
+                _limit(limits.total_tokens),
+                _limit(limits.calls),
+            ]
+        )
+        fixed = _Fixed(
+            self._keys(entry.key),
+            cost_limit,
+            f"{tokens_and_calls}|{expires_at}",
+            f"{expires_at}|{'' if limits.cost_usd is None else limits.cost_usd}|{tokens_and_calls}",
+        )
+        if len(self._fixed_args) >= FIXED_LIMIT:
+            self._fixed_args.clear()
+        self._fixed_args[entry] = fixed
+        return fixed
+
+    def _run(self, script: Script, keys: list[str], arg: str) -> Any:
+        """Run ``script`` by EVALSHA; redis-py's Script loads it if Redis does not know it."""
+        try:
+            return self.client.evalsha(script.sha, len(keys), *keys, arg)
+        except NoScriptError:
+            return script(keys=keys, args=[arg])
+
     def reserve_all(
         self, entries: Sequence[Entry], amount: Amounts
     ) -> tuple[object, list[Refusal | None]]:
         """Reserve ``amount`` on every entry in one script, or on none (see the module)."""
         cost = to_units(amount.cost_usd)
-        member = f"{uuid.uuid4().hex}:{cost}:{amount.input_tokens}:{amount.output_tokens}:"
-        member += str(amount.calls)
+        tokens = f"{amount.input_tokens}:{amount.output_tokens}:{amount.calls}"
+        member = f"{uuid.uuid4().hex}:{cost}:{tokens}"
         keys: list[str] = []
-        args: list[str | int | float] = [
-            len(entries),
-            member,
-            int(self.reservation_ttl * 1000),
-            cost,
-            amount.input_tokens,
-            amount.output_tokens,
-            amount.calls,
-            int(self.idle_ttl),
-        ]
+        arg = (
+            f"{len(entries)}|{member}|{int(self.reservation_ttl * 1000)}|{cost}|"
+            f"{tokens.replace(':', '|')}|{int(self.idle_ttl)}"
+        )
         for entry in entries:
-            keys.extend(self._keys(entry.key))
-            limits = entry.limits
-            room = ""
-            if limits.cost_usd is not None:
-                if limits.cost_usd > MAX_COST_USD:
-                    raise ValueError(
-                        f"budget limit max_cost_usd={limits.cost_usd} is above what "
-                        f"RedisBudgetStore keeps exactly (${MAX_COST_USD})"
-                    )
-                # The limit rounds down, the amount up: never a pico-dollar over.
-                room = str(int(limits.cost_usd * _SCALE) - cost)
-            args += [
-                "1" if entry.force else "0",
-                room,
-                _limit(limits.input_tokens),
-                _limit(limits.output_tokens),
-                _limit(limits.total_tokens),
-                _limit(limits.calls),
-                "" if entry.expires_at is None else str(int(entry.expires_at)),
-                "" if limits.cost_usd is None else str(limits.cost_usd),
-            ]
+            fixed = self._fixed(entry)
+            keys += fixed.keys
+            room = "" if fixed.cost_limit is None else fixed.cost_limit - cost
+            arg += f"|{'1' if entry.force else '0'}|{room}|{fixed.admit}"
         try:
-            reply = self._admit(keys=keys, args=[_packed(args)])
+            reply = _text(self._run(self._admit, keys, arg))
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             self._failed(exc, "admitting a call")
             if self.on_store_error == "closed":
@@ -453,11 +508,13 @@ class RedisBudgetStore:
                 ) from exc
             return None, [None] * len(entries)
         self._answered()
+        if reply == "1":  # reserved, no limit passed: the usual answer
+            return member, [None] * len(entries)
         refusals: list[Refusal | None] = []
-        fields = _text(reply).split("|")
+        fields = reply.split("|")
         for index, entry in enumerate(entries):
             values = fields[1 + 9 * index : 10 + 9 * index]
-            dimension = _text(values[0])
+            dimension = values[0]
             if not dimension:
                 refusals.append(None)
                 continue
@@ -498,34 +555,31 @@ class RedisBudgetStore:
 
     def _send(self, settlement: _Settlement) -> Any:
         token, entries, reserved, actual, record_id = settlement
+        cost = to_units(actual.cost_usd)
+        held = to_units(reserved.cost_usd)
         keys = [self.prefix + "done:" + record_id]
-        for entry in entries:
-            keys.extend(self._keys(entry.key))
-        args: list[str | int | float] = [
-            len(entries),
-            token if isinstance(token, str) else "",
-            to_units(reserved.cost_usd),
-            reserved.input_tokens,
-            reserved.output_tokens,
-            reserved.calls,
-            to_units(actual.cost_usd),
-            actual.input_tokens,
-            actual.output_tokens,
-            actual.calls,
-            int(self.settle_ttl),
-            int(self.idle_ttl),
-        ]
-        for entry in entries:
-            limits = entry.limits
-            args += [
-                "" if entry.expires_at is None else str(int(entry.expires_at)),
-                "" if limits.cost_usd is None else str(limits.cost_usd),
-                _limit(limits.input_tokens),
-                _limit(limits.output_tokens),
-                _limit(limits.total_tokens),
-                _limit(limits.calls),
+        # The reservation is swapped for the actual amount in one step: actual - reserved.
+        arg = _packed(
+            [
+                len(entries),
+                token if isinstance(token, str) else "",
+                cost - held,
+                actual.input_tokens - reserved.input_tokens,
+                actual.output_tokens - reserved.output_tokens,
+                actual.calls - reserved.calls,
+                cost,
+                actual.input_tokens,
+                actual.output_tokens,
+                actual.calls,
+                int(self.settle_ttl),
+                int(self.idle_ttl),
             ]
-        return self._settle(keys=keys, args=[_packed(args)])
+        )
+        for entry in entries:
+            fixed = self._fixed(entry)
+            keys += fixed.keys
+            arg += "|" + fixed.settle
+        return self._run(self._settle, keys, arg)
 
     # -- settlements kept while Redis is down -------------------------------------------------
 
@@ -582,7 +636,7 @@ class RedisBudgetStore:
             reserved.calls,
         ]
         try:
-            self._release(keys=keys, args=[_packed(args)])
+            self._run(self._release, keys, _packed(args))
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             # Not given back now: the reservation expires on its own (reservation_ttl).
             self._failed(exc, "releasing a reservation")
@@ -609,7 +663,7 @@ class RedisBudgetStore:
     def read(self, key: str) -> Totals:
         """The totals of ``key`` (expired reservations dropped first)."""
         try:
-            reply = self._read(keys=list(self._keys(key)))
+            reply = self._run(self._read, list(self._keys(key)), "")
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             self._failed(exc, "reading a budget")
             raise BudgetStoreUnavailable(

@@ -385,3 +385,70 @@ def test_kept_settlements_are_bounded_and_drops_are_counted(
     assert store.read("k").spent.calls == 0  # this read sends the kept two
     assert store.read("k").spent.calls == 2
     client.close()
+
+
+def test_a_settlement_after_the_reservation_expired_gives_it_back_once(
+    redis_client: redis.Redis,
+) -> None:
+    """Whether the expiry sweep or the settlement removes an expired reservation, it is
+    given back once and the real cost charged once."""
+    from llmcost.budgets._store import Entry
+
+    entry = Entry("k", Limits(cost_usd=Decimal(1)))
+    reserved = Amounts(Decimal("0.4"), 100, 50, 1)
+    actual = Amounts(Decimal("0.1"), 90, 20, 1)
+    for swept_first in (True, False):
+        store = RedisBudgetStore(redis_client, prefix=f"t10:{swept_first}:", reservation_ttl=0.05)
+        token, _ = store.reserve_all([entry], reserved)
+        assert token is not None
+        time.sleep(0.1)
+        if swept_first:
+            assert store.read("k").reserved == Amounts()  # the read swept it
+        store.settle_all(token, [entry], reserved, actual, "rec")
+        totals = store.read("k")
+        assert totals.spent == actual
+        assert totals.reserved == Amounts()
+
+
+def test_a_released_reservation_frees_its_room(redis_client: redis.Redis) -> None:
+    """release_all gives a reservation back on every key, once."""
+    from llmcost.budgets._store import Entry
+
+    store = RedisBudgetStore(redis_client, prefix="t11:")
+    entries = [Entry("a", Limits(calls=1)), Entry("b", Limits(cost_usd=Decimal("0.5")))]
+    amount = Amounts(Decimal("0.5"), 10, 10, 1)
+    token, refusals = store.reserve_all(entries, amount)
+    assert refusals == [None, None]
+    assert store.reserve_all(entries, amount)[0] is None  # both full
+    store.release_all(token, entries, amount)
+    store.release_all(token, entries, amount)  # a second release changes nothing
+    assert store.read("a") == store.read("b") == (Amounts(), Amounts())
+    assert store.reserve_all(entries, amount)[1] == [None, None]
+
+
+def test_scripts_are_loaded_again_after_redis_forgets_them(
+    redis_client: redis.Redis, make_store: Any
+) -> None:
+    """SCRIPT FLUSH (or a restarted Redis): the next call loads the scripts and goes on."""
+    from llmcost.budgets._store import Entry
+
+    store = make_store(redis_client, prefix="t12:")
+    entry = Entry("k", Limits(calls=5))
+    token, _ = store.reserve_all([entry], Amounts(calls=1))
+    redis_client.script_flush()
+    store.settle_all(token, [entry], Amounts(calls=1), Amounts(calls=1), "rec")
+    redis_client.script_flush()
+    assert store.reserve_all([entry], Amounts(calls=1))[1] == [None]
+    assert store.read("k") == (Amounts(calls=1), Amounts(calls=1))
+
+
+def test_an_admission_retried_after_it_ran_reserves_once(redis_client: redis.Redis) -> None:
+    """The same admission sent twice (redis-py retries after a lost reply) reserves once."""
+    from llmcost.budgets import _redis
+
+    store = RedisBudgetStore(redis_client, prefix="t13:")
+    keys = ["t13:k", "t13:k#r"]
+    arg = "1|m-1:5:0:0:1|60000|5|0|0|1|3600|0|100|||||"
+    for _ in range(2):
+        assert store._run(store._admit, keys, arg) in (b"1", "1")
+    assert store.read("k").reserved == Amounts(_redis.from_units(5), 0, 0, 1)
