@@ -3,15 +3,21 @@
 Each call costs two round trips: one Lua script admits it (checks every budget key it
 touches and reserves its worst case on all of them, or on none), one settles it (swaps the
 reservation for the real cost, once per record id). Scripts run atomically in Redis, so
-concurrent processes can never push ``spent + reserved`` past a limit.
+concurrent processes can never push ``spent + reserved`` past a limit. Both are sent by EVALSHA
+with one packed argument, and what is fixed per budget key and window is worked out once per
+store: most of a call's cost is the two round trips and Redis running the scripts
+(docs/performance.md).
 
 Layout, for a key ``K`` under the prefix ``P``:
 
 - ``P K`` (hash): ``uc ui uo un`` = spent + reserved (cost, input, output, calls) and
-  ``sc si so sn`` = spent, plus the limits (``lc li lo lt ln``) for ``llmcost budgets status``.
+  ``sc si so sn`` = spent, plus the limits (``lc li lo lt ln``, as of the last settlement) for
+  ``llmcost budgets status``.
 - ``P K #r`` (sorted set): the reservations in flight, ``"id:cost:in:out:calls"`` scored by
-  the time (ms, Redis's clock) they expire. Every script first drops the expired ones: a
-  process that died holding reservations frees them within ``reservation_ttl``.
+  the time (ms, Redis's clock) they expire. Admission (and a read) first gives the expired
+  ones back: a process that died holding reservations frees them within ``reservation_ttl``.
+  Settlement and release remove their own reservation only; whichever removes a reservation
+  gives it back, so it is given back once.
 - ``P done:<record id>``: settlement already applied (kept ``settle_ttl`` seconds).
 
 When Redis cannot be reached, settlements are kept in the process (bounded) and sent once it

@@ -452,3 +452,49 @@ def test_an_admission_retried_after_it_ran_reserves_once(redis_client: redis.Red
     for _ in range(2):
         assert store._run(store._admit, keys, arg) in (b"1", "1")
     assert store.read("k").reserved == Amounts(_redis.from_units(5), 0, 0, 1)
+
+
+def test_an_overshoot_names_the_totals_before_the_call(redis_client: redis.Redis) -> None:
+    """Refused or let through (warn mode), an overshoot reports the totals before the call;
+    only the let-through call is reserved."""
+    from llmcost.budgets._store import Entry
+
+    store = RedisBudgetStore(redis_client, prefix="t14:")
+    strict = Entry("s", Limits(cost_usd=Decimal("1.5"), calls=9))
+    warn = Entry("w", Limits(cost_usd=Decimal("1.5")), force=True)
+    amount = Amounts(Decimal(1), 7, 3, 1)
+    assert store.reserve_all([strict, warn], amount)[1] == [None, None]
+    before = (Amounts(), amount)
+    token, refusals = store.reserve_all([strict, warn], amount)
+    assert token is None  # the strict budget refuses: nothing reserved anywhere
+    assert refusals == [
+        _refusal("cost_usd", Decimal("1.5"), before),
+        _refusal("cost_usd", Decimal("1.5"), before),
+    ]
+    token, refusals = store.reserve_all([warn], amount)
+    assert token is not None  # warn mode: reserved over the limit, the overshoot named
+    assert refusals == [_refusal("cost_usd", Decimal("1.5"), before)]
+    assert store.read("w").reserved == amount + amount
+    assert store.read("s").reserved == amount
+
+
+def _refusal(dimension: str, limit: Decimal, totals: tuple[Amounts, Amounts]) -> Any:
+    from llmcost.budgets._amounts import Refusal, Totals
+
+    return Refusal(dimension, limit, Totals(*totals))
+
+
+def test_the_arguments_kept_per_budget_key_are_bounded(
+    redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store kept per key the arguments that do not change, for a bounded number of keys."""
+    from llmcost.budgets import _redis
+    from llmcost.budgets._store import Entry
+
+    monkeypatch.setattr(_redis, "FIXED_LIMIT", 3)
+    store = RedisBudgetStore(redis_client, prefix="t15:")
+    for user in range(10):
+        entry = Entry(f"u-{user}", Limits(calls=1))
+        assert store.reserve_all([entry], Amounts(calls=1))[1] == [None]
+        assert len(store._fixed_args) <= 3
+    assert store.read("u-9").reserved.calls == 1
