@@ -23,8 +23,9 @@ CALLS = 20_000
 RUNS = 15
 THEIR_CALLS = 1_000  # calc_price is ~100x slower: fewer calls per run, same number of runs
 
-CASES = [
-    ("gpt-4o (plain)", "gpt-4o", "openai", Usage(input_tokens=1200, output_tokens=300), {}),
+# label, model, provider, usage, service tier
+CASES: list[tuple[str, str, str, Usage, str | None]] = [
+    ("gpt-4o (plain)", "gpt-4o", "openai", Usage(input_tokens=1200, output_tokens=300), None),
     (
         "claude-sonnet-4-5 (cache read+write)",
         "claude-sonnet-4-5",
@@ -36,14 +37,14 @@ CASES = [
             cache_write_1h_tokens=500,
             output_tokens=700,
         ),
-        {},
+        None,
     ),
     (
         "gpt-5.5 (reasoning, flex)",
         "gpt-5.5",
         "openai",
         Usage(input_tokens=5000, cache_read_tokens=1000, output_tokens=2000, reasoning_tokens=1500),
-        {"service_tier": "flex"},
+        "flex",
     ),
     (
         "gpt-realtime-mini (cached audio, images)",
@@ -57,14 +58,14 @@ CASES = [
             input_image_tokens=1000,
             output_tokens=500,
         ),
-        {},
+        None,
     ),
     (
         "gpt-4.1-mini (web search, fixed block)",
         "gpt-4.1-mini",
         "openai",
         Usage(input_tokens=3000, output_tokens=400, web_search_requests=2),
-        {},
+        None,
     ),
 ]
 
@@ -121,16 +122,18 @@ def main() -> int:
     print(f"{'case':42} {'llmcost µs':>11} {'genai-prices µs':>16} {'ratio':>7}")
     worst = 0.0
     worst_ratio: float | None = None
-    for label, model, provider, usage, options in CASES:
-        cost(model, usage, provider=provider, **options)  # resolve + build the rate card once
+    for label, model, provider, usage, service_tier in CASES:
+        cost(model, usage, provider=provider, service_tier=service_tier)  # resolve, build once
 
+        # Keyword arguments written out, as the recorder calls cost() (a ** unpacking here
+        # would time the harness's dict merge, about 0.3 µs, as part of cost()).
         def ours(
             model: str = model,
             usage: Usage = usage,
             provider: str = provider,
-            options: dict = options,
+            service_tier: str | None = service_tier,
         ) -> object:
-            return cost(model, usage, provider=provider, **options)
+            return cost(model, usage, provider=provider, service_tier=service_tier)
 
         ours_us, theirs_us = side_by_side(ours, genai_prices_fn(model, provider, usage))
         worst = max(worst, ours_us)

@@ -7,11 +7,12 @@ string, so ``CostRecord.from_json(record.to_json()) == record`` holds exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
@@ -162,11 +163,16 @@ def parts_fit_their_whole(counts: Mapping[str, int]) -> bool:
     )
 
 
-class Cost(BaseModel):
+@dataclasses.dataclass(frozen=True, init=False)
+class Cost:
     """The price of one :class:`Usage`, split by what was billed.
 
     ``total_cost_usd`` is the exact sum of the parts. When the model is unknown to the catalog
     every amount is ``None`` and ``priced`` is False: an unknown price is never reported as $0.
+
+    An immutable value built by :mod:`llmcost.pricing` (a frozen dataclass, not a pydantic
+    model: the fields are stored as given, not converted). ``model_dump()`` is kept from the
+    pydantic version. Equal field by field, hashable.
 
     Example:
         >>> from llmcost.pricing import cost
@@ -174,34 +180,57 @@ class Cost(BaseModel):
         Decimal('2.5')
     """
 
-    model_config = ConfigDict(frozen=True, defer_build=True)
+    input_cost_usd: Decimal | None
+    cache_read_cost_usd: Decimal | None
+    cache_write_cost_usd: Decimal | None
+    output_cost_usd: Decimal | None
+    tool_cost_usd: Decimal | None
+    total_cost_usd: Decimal | None
+    priced: bool
+    priced_as: str | None
+    catalog_version: str | None
 
-    input_cost_usd: Decimal | None = None
-    cache_read_cost_usd: Decimal | None = None
-    cache_write_cost_usd: Decimal | None = None
-    output_cost_usd: Decimal | None = None
-    tool_cost_usd: Decimal | None = None
-    total_cost_usd: Decimal | None = None
-    priced: bool = False
-    priced_as: str | None = None
-    catalog_version: str | None = None
+    def __init__(
+        self,
+        input_cost_usd: Decimal | None = None,
+        cache_read_cost_usd: Decimal | None = None,
+        cache_write_cost_usd: Decimal | None = None,
+        output_cost_usd: Decimal | None = None,
+        tool_cost_usd: Decimal | None = None,
+        total_cost_usd: Decimal | None = None,
+        priced: bool = False,
+        priced_as: str | None = None,
+        catalog_version: str | None = None,
+    ) -> None:
+        # pricing.cost() builds one Cost per call. The __init__ a frozen dataclass generates
+        # sets each field through object.__setattr__ (its documented cost); filling the new
+        # instance's own __dict__ does the same in a third of the time. The instance dict
+        # holds exactly the fields, in this order (the recorder lays it into the CostRecord).
+        fields = self.__dict__
+        fields["input_cost_usd"] = input_cost_usd
+        fields["cache_read_cost_usd"] = cache_read_cost_usd
+        fields["cache_write_cost_usd"] = cache_write_cost_usd
+        fields["output_cost_usd"] = output_cost_usd
+        fields["tool_cost_usd"] = tool_cost_usd
+        fields["total_cost_usd"] = total_cost_usd
+        fields["priced"] = priced
+        fields["priced_as"] = priced_as
+        fields["catalog_version"] = catalog_version
 
     @classmethod
     def unpriced(cls, catalog_version: str | None = None) -> Cost:
         """The cost of a call whose model the catalog does not know."""
-        return cls.model_validate(
-            {
-                "input_cost_usd": None,
-                "cache_read_cost_usd": None,
-                "cache_write_cost_usd": None,
-                "output_cost_usd": None,
-                "tool_cost_usd": None,
-                "total_cost_usd": None,
-                "priced": False,
-                "priced_as": None,
-                "catalog_version": catalog_version,
-            },
-        )
+        return cls(catalog_version=catalog_version)
+
+    def model_dump(self, *, exclude: Collection[str] = ()) -> dict[str, Any]:
+        """The fields as a dict (without the names in ``exclude``), as the pydantic ``Cost``
+        of earlier releases gave them.
+
+        Example:
+            >>> Cost.unpriced("v1").model_dump(exclude={"priced_as"})["catalog_version"]
+            'v1'
+        """
+        return {name: value for name, value in self.__dict__.items() if name not in exclude}
 
 
 def new_record_id() -> str:

@@ -146,12 +146,5 @@ def cost(
         or inference_geo is not None
         or data_residency is not None
     ):
-        card = found.card(
-            at=at,
-            batch=batch,
-            service_tier=service_tier,
-            speed=speed,
-            inference_geo=inference_geo,
-            data_residency=data_residency,
-        )
+        card = found._card(at, batch, service_tier, speed, inference_geo, data_residency)
     return price(card, usage, found.id, catalog.version)

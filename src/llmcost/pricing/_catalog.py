@@ -245,6 +245,18 @@ class ModelPrice:
         data_residency: str | None = None,
     ) -> RateCard:
         """The rate card for a call with these options (memoized)."""
+        return self._card(at, batch, service_tier, speed, inference_geo, data_residency)
+
+    def _card(
+        self,
+        at: datetime | None,
+        batch: bool,
+        service_tier: str | None,
+        speed: str | None,
+        inference_geo: str | None,
+        data_residency: str | None,
+    ) -> RateCard:
+        # card() with positional arguments: pricing.cost()'s path, once per priced call.
         index = 0 if len(self._periods) == 1 else self._period_index(at)
         key = (index, batch, service_tier, speed, inference_geo, data_residency)
         card = self._cards.get(key)

@@ -2,11 +2,14 @@
 
 A :class:`RateCard` holds every rate one call needs (USD per 1M tokens, with fallbacks,
 variants, multipliers and contract scale already applied), also as integers in units of
-10**-scale USD per token. Pricing a call is then integer products (exact by nature) and one
-Decimal division by a power of ten per part, which is exact whenever the result fits the
-decimal precision: the default 28 digits for any real call; otherwise a private 80-digit
-context that traps Inexact is used, so a cost is exact or an error, whatever decimal context
-the host application has set.
+10**-scale USD per token, and which splits of a count change the price on it. It is built
+once per model, period and set of options, and memoized. Pricing a call (:func:`price`) is
+then integer products (exact by nature) and one Decimal division by a power of ten per
+non-zero part, which is exact whenever the result fits the decimal precision: the default 28
+digits for any real call; otherwise a private 80-digit context that traps Inexact is used,
+so a cost is exact or an error, whatever decimal context the host application has set.
+
+Where the time of one call goes, and why it is built this way: docs/performance.md#pricing.
 """
 
 from __future__ import annotations
@@ -70,6 +73,10 @@ class RateCard:
 
     __slots__ = (
         *TOKEN_RATES,
+        "long_writes",
+        "media_input",
+        "searches_billed",
+        "split_output",
         "tiers",
         "units",
         "web_search",
@@ -140,8 +147,30 @@ class RateCard:
         self.x_web_search = int(web_search * Decimal(10) ** scale)
         self.x_web_search_preview = int(preview * Decimal(10) ** scale)
         self.units = Decimal(10) ** scale
+        # Which splits change the price on this card. Where a part's rate equals its whole's
+        # (reasoning billed as output, say), pricing the part apart or not gives the same
+        # integer, so price() reads those counts only where this says they matter.
+        self.media_input = (
+            self.x_input_audio != self.x_input
+            or self.x_input_image != self.x_input
+            or self.x_cache_read_audio != self.x_cache_read
+            or self.x_cache_read_image != self.x_cache_read
+        )
+        self.long_writes = self.x_cache_write_long != self.x_cache_write
+        self.split_output = (
+            self.x_reasoning != self.x_output
+            or self.x_output_audio != self.x_output
+            or self.x_output_image != self.x_output
+        )
+        self.searches_billed = bool(
+            self.x_web_search or self.x_web_search_preview or web_search_tokens
+        )
 
-    # The integer rates, declared for type checkers (set in _init).
+    # The integer rates and flags, declared for type checkers (set in _init).
+    media_input: bool
+    long_writes: bool
+    split_output: bool
+    searches_billed: bool
     x_input: int
     x_output: int
     x_cache_read: int
@@ -188,7 +217,13 @@ _EXACT_LIMIT = 10**28
 
 
 def price(card: RateCard, usage: Usage, priced_as: str, catalog_version: str) -> Cost:
-    """Price ``usage`` with ``card``: each part exact, the total the exact sum of the parts."""
+    """Price ``usage`` with ``card``: each part exact, the total the exact sum of the parts.
+
+    Each part is a whole number of 10**-scale USD (token counts times the card's integer
+    rates), divided by 10**scale once, at the end. A count the card prices like its whole
+    (reasoning at the output rate, say) is not read: splitting it off would give the same
+    integer (the card's flags say which splits matter).
+    """
     input_tokens = usage.input_tokens
     for threshold, tier_card in card.tiers:
         if input_tokens > threshold:
@@ -198,16 +233,14 @@ def price(card: RateCard, usage: Usage, priced_as: str, catalog_version: str) ->
     cache_read = usage.cache_read_tokens
     cache_write = usage.cache_write_tokens
     uncached = input_tokens - cache_read - cache_write
-    # Audio and image input are parts of input; their cached parts are parts of the cache
-    # reads. What is left of them is uncached (capped at the uncached input, should a
-    # provider count a cache write as audio).
-    audio_in = usage.input_audio_tokens
-    image_in = usage.input_image_tokens
-    if audio_in or image_in:
+    if card.media_input and (usage.input_audio_tokens or usage.input_image_tokens):
+        # Audio and image input are parts of input; their cached parts are parts of the
+        # cache reads. What is left of them is uncached (capped at the uncached input,
+        # should a provider count a cache write as audio).
         cached_audio = usage.cache_read_audio_tokens
         cached_image = usage.cache_read_image_tokens
-        audio_in = min(audio_in - cached_audio, uncached)
-        image_in = min(image_in - cached_image, uncached - audio_in)
+        audio_in = min(usage.input_audio_tokens - cached_audio, uncached)
+        image_in = min(usage.input_image_tokens - cached_image, uncached - audio_in)
         input_units = (
             card.x_input * (uncached - audio_in - image_in)
             + card.x_input_audio * audio_in
@@ -221,15 +254,20 @@ def price(card: RateCard, usage: Usage, priced_as: str, catalog_version: str) ->
     else:
         input_units = card.x_input * uncached
         cache_read_units = card.x_cache_read * cache_read
-    long_write = usage.cache_write_1h_tokens
-    cache_write_units = (
-        card.x_cache_write * (cache_write - long_write) + card.x_cache_write_long * long_write
-    )
+
+    if card.long_writes:
+        long_write = usage.cache_write_1h_tokens
+        cache_write_units = (
+            card.x_cache_write * (cache_write - long_write) + card.x_cache_write_long * long_write
+        )
+    else:
+        cache_write_units = card.x_cache_write * cache_write
+
     output_tokens = usage.output_tokens
-    reasoning = usage.reasoning_tokens
-    audio_out = usage.output_audio_tokens
-    image_out = usage.output_image_tokens
-    if reasoning or audio_out or image_out:
+    if card.split_output:
+        reasoning = usage.reasoning_tokens
+        audio_out = usage.output_audio_tokens
+        image_out = usage.output_image_tokens
         output_units = (
             card.x_output * (output_tokens - reasoning - audio_out - image_out)
             + card.x_reasoning * reasoning
@@ -238,34 +276,44 @@ def price(card: RateCard, usage: Usage, priced_as: str, catalog_version: str) ->
         )
     else:
         output_units = card.x_output * output_tokens
-    searches = usage.web_search_requests
+
+    searches = usage.web_search_requests if card.searches_billed else 0
     if searches:
         preview = usage.web_search_preview_requests
-        plain = searches - preview
-        tool_units = (
-            card.x_web_search + card.x_input * card.web_search_tokens
-        ) * plain + card.x_web_search_preview * preview
+        tool_units = (card.x_web_search + card.x_input * card.web_search_tokens) * (
+            searches - preview
+        ) + card.x_web_search_preview * preview
     else:
         tool_units = 0
     total_units = input_units + cache_read_units + cache_write_units + output_units + tool_units
 
-    parts = (
+    units = card.units
+    if total_units >= _EXACT_LIMIT or getcontext().prec < _MIN_PREC:
+        # Astronomically large counts, or a host context narrower than the default: divide in
+        # a wide private context that raises rather than rounds.
+        with localcontext(_CTX):
+            return _cost(
+                input_units,
+                cache_read_units,
+                cache_write_units,
+                output_units,
+                tool_units,
+                total_units,
+                units,
+                priced_as,
+                catalog_version,
+            )
+    return _cost(
         input_units,
         cache_read_units,
         cache_write_units,
         output_units,
         tool_units,
         total_units,
-        card.units,
+        units,
         priced_as,
         catalog_version,
     )
-    if total_units >= _EXACT_LIMIT or getcontext().prec < _MIN_PREC:
-        # Astronomically large counts, or a host context narrower than the default: divide in
-        # a wide private context that raises rather than rounds.
-        with localcontext(_CTX):
-            return _cost(*parts)
-    return _cost(*parts)
 
 
 def plain_total(
@@ -305,16 +353,14 @@ def _cost(
 ) -> Cost:
     # Dividing an integer by a power of ten gives the shortest exact form ("0.0035", "2.5",
     # "10"), and the total, divided from the integer sum, is the exact sum of the parts.
-    return Cost.model_validate(
-        {
-            "input_cost_usd": input_units / units if input_units else ZERO,
-            "cache_read_cost_usd": cache_read_units / units if cache_read_units else ZERO,
-            "cache_write_cost_usd": cache_write_units / units if cache_write_units else ZERO,
-            "output_cost_usd": output_units / units if output_units else ZERO,
-            "tool_cost_usd": tool_units / units if tool_units else ZERO,
-            "total_cost_usd": total_units / units if total_units else ZERO,
-            "priced": True,
-            "priced_as": priced_as,
-            "catalog_version": catalog_version,
-        },
+    return Cost(
+        input_units / units if input_units else ZERO,
+        cache_read_units / units if cache_read_units else ZERO,
+        cache_write_units / units if cache_write_units else ZERO,
+        output_units / units if output_units else ZERO,
+        tool_units / units if tool_units else ZERO,
+        total_units / units if total_units else ZERO,
+        True,
+        priced_as,
+        catalog_version,
     )
