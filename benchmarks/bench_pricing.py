@@ -6,6 +6,9 @@ same usage, their runs interleaved (side by side in one process, so machine load
 alike). Targets:
 cost() <= 5 µs per call (median) on a 2-core machine, and >= 30x faster than calc_price in
 every case. Exits 1 when a target is missed.
+
+``python benchmarks/bench_pricing.py --pieces`` times the pieces of one call instead (the
+first case, each piece alone, process CPU time): where the time of cost() goes.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from decimal import Decimal, getcontext
 
 from llmcost.pricing import cost
 from llmcost.types import Usage
@@ -114,6 +118,58 @@ def genai_prices_fn(model: str, provider: str, usage: Usage) -> Callable[[], obj
     return run
 
 
+def pieces() -> int:
+    """Median µs of each piece of one cost() call (the first case), timed alone."""
+    from pydantic import BaseModel, ConfigDict
+
+    from llmcost.pricing import get_catalog
+    from llmcost.pricing._math import price
+    from llmcost.types import Cost
+
+    class PydanticCost(BaseModel):  # Cost as it was: a frozen pydantic model, validated
+        model_config = ConfigDict(frozen=True)
+        input_cost_usd: Decimal | None = None
+        cache_read_cost_usd: Decimal | None = None
+        cache_write_cost_usd: Decimal | None = None
+        output_cost_usd: Decimal | None = None
+        tool_cost_usd: Decimal | None = None
+        total_cost_usd: Decimal | None = None
+        priced: bool = False
+        priced_as: str | None = None
+        catalog_version: str | None = None
+
+    case, model, provider, usage, _ = CASES[0]
+    result = cost(model, usage, provider=provider)
+    found = get_catalog().resolve(model, provider)
+    assert found is not None
+    card = found.card()
+    fields = dict(vars(result))
+    values = tuple(fields.values())
+    units = card.units
+    rows: list[tuple[str, Callable[[], object]]] = [
+        ("cost(), the whole call", lambda: cost(model, usage, provider=provider)),
+        ("price(card, usage): the arithmetic and the Cost", lambda: price(card, usage, model, "")),
+        ("Cost(...) from ready Decimals", lambda: Cost(*values)),
+        (
+            "  for comparison: the pydantic Cost, model_validate",
+            lambda: PydanticCost.model_validate(fields),
+        ),
+        ("one exact division, int / 10**scale", lambda: 3_000_000_000 / units),
+        ("one Usage count read", lambda: usage.output_tokens),
+        ("decimal.getcontext().prec", lambda: getcontext().prec),
+        ("the card for an option (ModelPrice.card)", lambda: found.card(service_tier="flex")),
+        ("an empty call (the timing loop's own share)", lambda: None),
+    ]
+    print(f"{case}: median of {RUNS} interleaved runs of {CALLS} calls, process CPU time")
+    times: dict[str, list[float]] = {label: [] for label, _ in rows}
+    for _ in range(RUNS):  # interleaved, so that the machine's load hits every piece alike
+        for label, fn in rows:
+            times[label].append(one_run_us(fn, CALLS))
+    for label, runs in times.items():
+        print(f"{label:54} {statistics.median(runs):6.3f} µs")
+    return 0
+
+
 def main() -> int:
     print(
         f"python {platform.python_version()} on {platform.machine()}, {RUNS} interleaved runs "
@@ -153,4 +209,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(pieces() if "--pieces" in sys.argv[1:] else main())
