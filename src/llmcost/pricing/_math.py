@@ -69,6 +69,11 @@ class RateCard:
     and ``web_search_preview`` tools (Anthropic's searches use ``web_search``);
     ``web_search_tokens`` is a fixed block of input tokens billed with every ``web_search``
     search at the card's input rate.
+
+    ``media_input``, ``long_writes``, ``split_output`` and ``searches_billed`` say whether
+    audio or image input (or their cached parts), 1-hour cache writes, reasoning or audio or
+    image output, and searches have rates of their own on this card; where they do not,
+    :func:`price` does not read those counts.
     """
 
     __slots__ = (
