@@ -70,10 +70,10 @@ class RateCard:
     ``web_search_tokens`` is a fixed block of input tokens billed with every ``web_search``
     search at the card's input rate.
 
-    ``media_input``, ``long_writes``, ``split_output`` and ``searches_billed`` say whether
-    audio or image input (or their cached parts), 1-hour cache writes, reasoning or audio or
-    image output, and searches have rates of their own on this card; where they do not,
-    :func:`price` does not read those counts.
+    ``media_input``, ``long_writes`` and ``split_output`` say whether audio or image input
+    (or their cached parts), 1-hour cache writes, and reasoning or audio or image output have
+    rates of their own on this card, ``searches_billed`` whether a search costs anything;
+    where not, :func:`price` does not read those counts.
     """
 
     __slots__ = (
