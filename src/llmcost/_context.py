@@ -104,6 +104,10 @@ class Config:
     disabled: bool = False
     #: Budgets that apply to every call (``llmcost.budgets.Budget`` objects), outermost.
     budgets: tuple[Any, ...] = ()
+    #: Azure OpenAI deployment name -> the catalog model it serves (see :func:`configure`).
+    azure_deployments: Mapping[str, str] = field(default_factory=dict)
+    #: Gateway host or provider name (lower case) -> the catalog provider whose prices apply.
+    price_gateways_as: Mapping[str, str] = field(default_factory=dict)
 
 
 class _State:
@@ -318,6 +322,8 @@ def configure(
     anomaly: Any = None,
     trace_context: bool = False,
     budgets: Sequence[Any] | None = None,
+    azure_deployments: Mapping[str, str] | None = None,
+    price_gateways_as: Mapping[str, str] | None = None,
 ) -> Config:
     """Set up llmcost for this process; calling it again replaces the whole configuration.
 
@@ -342,6 +348,13 @@ def configure(
         budgets: Budgets (``llmcost.budget(...)``) that every call must pass, as if each call
             were made inside ``with`` all of them; typically keyed and windowed ones such as
             ``llmcost.budget(max_cost_usd=5, per="user_id", window="day", name="user-day")``.
+        azure_deployments: Azure OpenAI deployment name -> the catalog model it serves
+            (``{"prod-4o": "gpt-4o"}``). Used before a call is sent (budgets' worst case,
+            the policy, ``unknown_model="raise"``); after it, the model the response names
+            wins.
+        price_gateways_as: An OpenAI-compatible endpoint's host or provider name -> the
+            catalog provider whose prices apply to it (``{"litellm.internal": "openai"}``).
+            Without it, calls to gateways are never priced with another provider's prices.
 
     Returns:
         The configuration now in force.
@@ -405,8 +418,32 @@ def configure(
     watcher = anomaly.watcher() if anomaly is not None else None
     # Imported here: the pricing package is only needed once llmcost is switched on.
     from llmcost import pricing
+    from llmcost.pricing._catalog import bundled_catalog
 
-    pricing.use_catalog(catalog)  # the last step that can refuse bad input
+    active = catalog if catalog is None or isinstance(catalog, pricing.Catalog) else None
+    if active is None and catalog is not None:
+        active = pricing.load_catalog(catalog)
+    deployments = _checked_map("azure_deployments", azure_deployments)
+    gateways = {
+        key.lower(): value
+        for key, value in _checked_map("price_gateways_as", price_gateways_as).items()
+    }
+    checking = active if active is not None else bundled_catalog()
+    for name, model in deployments.items():
+        if not checking.is_known(model, "openai"):
+            raise ValueError(
+                f"configure(azure_deployments=...): deployment {name!r} names model {model!r}, "
+                "which the llmcost catalog does not price; name a catalog model (gpt-4o, ...) "
+                "or add it with configure(catalog=...)"
+            )
+    for name, provider in gateways.items():
+        if not checking.models(provider):
+            raise ValueError(
+                f"configure(price_gateways_as=...): {name!r} names provider {provider!r}, "
+                "which has no prices in the llmcost catalog; name a catalog provider "
+                "(openai, anthropic, google) or add its models with configure(catalog=...)"
+            )
+    pricing.use_catalog(active)  # the last step that can refuse bad input
     config = Config(
         attribution=attribution,
         sinks=sink_tuple,
@@ -421,6 +458,8 @@ def configure(
         trace_context=bool(trace_context),
         disabled=_env_flag("LLMCOST_DISABLED"),
         budgets=budget_tuple,
+        azure_deployments=deployments,
+        price_gateways_as=gateways,
     )
     with state.lock:
         previous = state.config
@@ -433,6 +472,21 @@ def configure(
         _flush_retired_sinks(previous.sinks, keep=sink_tuple)
     _register_atexit()
     return config
+
+
+def _checked_map(name: str, value: Mapping[str, str] | None) -> dict[str, str]:
+    """A ``str -> str`` mapping argument of configure(), refused by name when it is not one."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"configure({name}=...) takes a mapping of names, got {value!r}")
+    for key, item in value.items():
+        if not isinstance(key, str) or not key or not isinstance(item, str) or not item:
+            raise TypeError(
+                f"configure({name}=...) maps names to names (non-empty strings), "
+                f"got {key!r}: {item!r}"
+            )
+    return dict(value)
 
 
 def ensure_configured() -> Config:

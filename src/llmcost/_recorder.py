@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
+from decimal import Decimal
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -72,8 +73,13 @@ class Call:
         "client",
         "config",
         "data_residency",
+        "deployment",
+        "endpoint_host",
         "model",
         "operation",
+        "price_advice",
+        "price_model",
+        "price_provider",
         "provider",
         "request",
         "request_overrides",
@@ -94,6 +100,8 @@ class Call:
         stream: bool,
         data_residency: str | None,
         client: Any = None,
+        deployment: str | None = None,
+        endpoint_host: str | None = None,
     ) -> None:
         self.config = config
         #: The SDK object the call was made on (client or resource), when the integration
@@ -105,6 +113,19 @@ class Call:
         self.request: Mapping[str, Any] = request if request is not None else {}
         self.stream = stream
         self.data_residency = data_residency
+        self.deployment = deployment
+        self.endpoint_host = endpoint_host
+        #: The catalog name and provider hint this call is priced with before its response
+        #: exists (budgets, the policy, unknown_model="raise"), and after it when the response
+        #: names no priced model. ``price_provider`` None: the catalog never prices this call
+        #: (a gateway the user did not say how to price); ``price_advice`` says how to.
+        self.price_model = model
+        self.price_provider: str | None = provider
+        self.price_advice = ""
+        if deployment is not None:
+            self._price_deployment(deployment)
+        elif endpoint_host is not None:
+            self._price_gateway(endpoint_host)
         #: Set by the model policy when it fills in a default output cap the user did not set:
         #: the integration merges these keyword arguments into the request before sending.
         self.request_overrides: dict[str, Any] | None = None
@@ -115,6 +136,42 @@ class Call:
         self.timestamp = datetime.now(timezone.utc)
         self.started = time.perf_counter()
         self._done = False
+
+    def _price_deployment(self, deployment: str) -> None:
+        # Azure: `model=` names a deployment; the map says which model it serves.
+        mapped = self.config.azure_deployments.get(deployment)
+        self.price_model = mapped or deployment
+        if mapped is None:
+            self.price_advice = (
+                f"{deployment!r} is an Azure OpenAI deployment name: say which model it serves "
+                f"with configure(azure_deployments={{{deployment!r}: 'gpt-4o'}}) (the model "
+                "the response reports is used once it arrives)"
+            )
+
+    def _price_gateway(self, host: str) -> None:
+        # An OpenAI-compatible endpoint: never another provider's prices unless the user says
+        # so (price_gateways_as), or the catalog prices this provider (a layer, or gcp.gemini).
+        gateways = self.config.price_gateways_as
+        mapped = gateways.get(host) or gateways.get(self.provider)
+        if mapped is not None:
+            self.price_provider = mapped
+            return
+        if not _pricing().get_catalog().prices_provider(self.provider):
+            self.price_provider = None
+        self.price_advice = (
+            f"calls to {host} (provider {self.provider!r}) are priced only when told how: "
+            f"configure(price_gateways_as={{{host!r}: 'openai'}}) when it serves a catalog "
+            f"provider's models at its prices, or a catalog layer with models of provider "
+            f"{self.provider!r}"
+        )
+
+    def known_before_sending(self) -> bool:
+        """Whether the catalog can price this call before its response exists."""
+        return (
+            self.price_provider is not None
+            and bool(self.price_model)
+            and _pricing().is_known(self.price_model, provider=self.price_provider)
+        )
 
     def _latency_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0
@@ -197,8 +254,13 @@ def start_call(
     stream: bool = False,
     data_residency: str | None = None,
     client: Any = None,
+    deployment: str | None = None,
+    endpoint_host: str | None = None,
 ) -> Call:
     """Open a call: capture scopes, apply the model policy and budgets before sending.
+
+    ``deployment`` (Azure OpenAI: what ``model=`` names there) and ``endpoint_host`` (an
+    OpenAI-compatible gateway's host) are recorded, and decide how the call is priced.
 
     Raises:
         BudgetExceeded: an enclosing budget (``on_exceed="raise"``) cannot cover the worst case.
@@ -206,7 +268,18 @@ def start_call(
         UnknownModelError: the model has no price and ``unknown_model="raise"``.
     """
     config = ensure_configured()
-    call = Call(config, provider, operation, model, request, stream, data_residency, client)
+    call = Call(
+        config,
+        provider,
+        operation,
+        model,
+        request,
+        stream,
+        data_residency,
+        client,
+        deployment,
+        endpoint_host,
+    )
     budgets = active_budgets(config)
     if _acts_before_sending(config, budgets):
         from llmcost.budgets import _admission as _budgets
@@ -253,6 +326,7 @@ def _price(
 ) -> tuple[Cost, str | None]:
     cost = _pricing().cost
     get = meta.get
+    provider = call.price_provider
     batch = bool(get("batch", False))
     service_tier = get("service_tier")
     speed = get("speed")
@@ -260,14 +334,14 @@ def _price(
     data_residency = get("data_residency", call.data_residency)
     response_model = get("response_model")
     # The model the provider reports is the most specific (a dated snapshot); fall back to the
-    # requested name, e.g. an Azure deployment alias the user declared.
+    # requested name (for Azure, the model configure(azure_deployments=...) maps it to).
     priced = None
-    for name in (response_model, call.model):
+    for name in (response_model, call.price_model) if provider is not None else ():
         if name:
             priced = cost(
                 name,
                 usage,
-                provider=call.provider,
+                provider=provider,
                 at=call.timestamp,
                 batch=batch,
                 service_tier=service_tier,
@@ -276,10 +350,12 @@ def _price(
                 data_residency=data_residency,
             )
             if priced.priced:
+                if name == response_model and call.deployment is not None:
+                    _check_deployment_map(call, priced)
                 return priced, name
     unknown = response_model or call.model
     if unknown and config.unknown_model == "warn":
-        _warn_unknown_once(unknown, call.provider)
+        _warn_unknown_once(unknown, call.provider, call.price_advice)
     errors.count("records.unpriced")
     return (priced if priced is not None else Cost.unpriced()), unknown
 
@@ -305,7 +381,7 @@ def _warn_implausible(call: Call, usage: Usage) -> None:
         )
 
 
-def _warn_unknown_once(model: str, provider: str) -> None:
+def _warn_unknown_once(model: str, provider: str, advice: str = "") -> None:
     key = f"{provider}:{model}"
     with _warned_lock:
         if key in _warned_unknown:
@@ -313,10 +389,88 @@ def _warn_unknown_once(model: str, provider: str) -> None:
         _warned_unknown.add(key)
     logger.warning(
         "llmcost has no price for model %r (provider %r): its calls are recorded with "
-        "total_cost_usd=None and priced=False; add it with configure(catalog=...)",
+        "total_cost_usd=None and priced=False; %s",
         model,
         provider,
+        advice or "add it with configure(catalog=...)",
     )
+
+
+def _check_deployment_map(call: Call, priced: Cost) -> None:
+    """The response's model won: say once per deployment when the map named another one."""
+    mapped = call.config.azure_deployments.get(call.deployment or "")
+    if mapped is None:
+        return
+    found = _pricing().get_catalog().resolve(mapped, call.price_provider)
+    if found is None or found.id == priced.priced_as:
+        return
+    errors.count("azure.deployment_map_mismatch")
+    key = f"deployment:{call.deployment}:{mapped}:{priced.priced_as}"
+    with _warned_lock:
+        if key in _warned_unknown:
+            return
+        _warned_unknown.add(key)
+    logger.warning(
+        "llmcost: Azure deployment %r is mapped to %r in configure(azure_deployments=...), but "
+        "its response reports %r: priced as the response says; budgets estimate with the map, "
+        "so update it (counted in llmcost.stats()['azure.deployment_map_mismatch'])",
+        call.deployment,
+        mapped,
+        priced.priced_as,
+    )
+
+
+_warned_provider_cost: set[str] = set()
+
+
+def reported_cost(value: Any) -> Decimal:
+    """A cost the provider reported (USD), as an exact Decimal.
+
+    Text (a header, JSON read with ``parse_float=Decimal``) and Decimals are taken digit for
+    digit; an ``int`` as is; a ``float`` (JSON the SDK already parsed) by its shortest decimal
+    text, the provider's own text for any value of up to 15 significant digits.
+
+    Raises:
+        ValueError: not a finite amount of at least 0.
+    """
+    if isinstance(value, Decimal):
+        amount = value
+    elif isinstance(value, str):
+        try:
+            amount = Decimal(value.strip())
+        except ArithmeticError:
+            raise ValueError(f"not a number: {value!r}") from None
+    elif isinstance(value, int) and not isinstance(value, bool):
+        amount = Decimal(value)
+    elif isinstance(value, float):
+        amount = Decimal(repr(value))
+    else:
+        raise ValueError(f"not a number: {value!r}")
+    if not amount.is_finite() or amount < 0:
+        raise ValueError(f"not a finite amount of at least 0: {value!r}")
+    return amount
+
+
+def _provider_cost(call: Call, value: Any) -> Cost | None:
+    """The Cost of an amount the provider reported; None (counted, warned once) if malformed."""
+    try:
+        amount = reported_cost(value)
+    except ValueError as exc:
+        errors.count("records.provider_cost_malformed")
+        with _warned_lock:
+            first = call.provider not in _warned_provider_cost
+            _warned_provider_cost.add(call.provider)
+        if first:
+            logger.warning(
+                "llmcost: %s reported a cost llmcost cannot read (%s); the call is priced from "
+                "the catalog or left unpriced (counted in "
+                "llmcost.stats()['records.provider_cost_malformed'])",
+                call.endpoint_host or call.provider,
+                exc,
+            )
+        return None
+    # Only the total is known: the parts stay None rather than a guessed split.
+    return Cost.model_validate({"total_cost_usd": amount, "priced": True})
 
 
 def _record_guarded(
@@ -329,7 +483,8 @@ def _record_guarded(
 ) -> None:
     with errors.internal_guard("recorder"):
         record = _build(call, usage, estimated, latency_ms, meta, usage_unknown)
-        _deliver(call, record, usage_unknown)
+        # A cost the provider reported is what the call cost, whatever llmcost could read.
+        _deliver(call, record, usage_unknown and record.cost_source != "provider")
 
 
 def _build(
@@ -342,12 +497,18 @@ def _build(
 ) -> CostRecord:
     config = call.config
     try:
-        if usage_unknown:
+        reported = meta.pop("reported_cost", None)
+        cost = _provider_cost(call, reported) if reported is not None else None
+        if cost is not None:
+            source: str | None = "provider"
+        elif usage_unknown:
             # Nothing to price: None, never the $0 that pricing zero tokens would give.
             errors.count("records.usage_unknown")
             cost = Cost.unpriced()
+            source = None
         else:
             cost, _ = _price(config, call, usage, meta)
+            source = "catalog" if cost.priced else None
         scopes = call.scopes
         attribution: Attribution = scopes[-1].attribution if scopes else config.attribution
         overrides = meta.pop("attribution", None)
@@ -371,6 +532,11 @@ def _build(
         fields.update(usage.__dict__)
         fields.update(cost.__dict__)
         fields["estimated"] = estimated
+        fields["cost_source"] = source
+        if call.deployment is not None:
+            fields["deployment"] = call.deployment
+        if call.endpoint_host is not None:
+            fields["endpoint_host"] = call.endpoint_host
         if max(usage.input_tokens, usage.output_tokens) > IMPLAUSIBLE_TOKENS:
             fields["implausible"] = True
             _warn_implausible(call, usage)
@@ -603,6 +769,7 @@ def forget_warnings() -> None:
     global _warned_implausible
     with _warned_lock:
         _warned_unknown.clear()
+        _warned_provider_cost.clear()
         _warned_implausible = False
 
 

@@ -46,13 +46,16 @@ class LLMCostError(Exception):
 class UnknownModelError(LLMCostError, LookupError):
     """The pricing catalog has no price for a model and ``unknown_model="raise"`` is set."""
 
-    def __init__(self, model: str, provider: str | None = None) -> None:
+    def __init__(self, model: str, provider: str | None = None, advice: str | None = None) -> None:
         self.model = model
         self.provider = provider
         where = f" (provider {provider!r})" if provider else ""
         super().__init__(
-            f"no price for model {model!r}{where} in the llmcost catalog; add it with "
-            "configure(catalog=...) or an alias, or set unknown_model='warn'"
+            f"no price for model {model!r}{where} in the llmcost catalog; "
+            + (
+                advice
+                or "add it with configure(catalog=...) or an alias, or set unknown_model='warn'"
+            )
         )
 
 

@@ -636,4 +636,9 @@ def _field_pattern(
     ):
         choices = "|".join(re.escape(json.dumps(arg)) for arg in sorted(args))
         return f"(?:{choices})", _literal
+    if type(None) in args and len(args) == 2:  # an optional Literal (cost_source)
+        (inner,) = args - {type(None)}
+        entry = _field_pattern(name, inner, metadata)
+        if entry is not None and entry[1] is _literal:
+            return f"(?:null|{entry[0]})", _none_or_str
     return None

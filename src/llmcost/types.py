@@ -280,6 +280,10 @@ class CostRecord(BaseModel):
     model: str | None = None
     response_model: str | None = None
     priced_as: str | None = None
+    #: The Azure OpenAI deployment the call went to (``model=`` there names a deployment).
+    deployment: str | None = None
+    #: The host of an OpenAI-compatible endpoint that is not OpenAI's own (a gateway).
+    endpoint_host: str | None = None
 
     feature: str | None = None
     project: str | None = None
@@ -316,6 +320,9 @@ class CostRecord(BaseModel):
     #: True when a token count is beyond any plausible single call (over 10^9): recorded and
     #: priced as reported, and flagged so that reports and alerts can tell it apart.
     implausible: bool = False
+    #: Where ``total_cost_usd`` came from: ``"catalog"`` (llmcost's prices), ``"provider"``
+    #: (the cost the provider or gateway reported for the call); None when unpriced.
+    cost_source: Literal["catalog", "provider"] | None = None
 
     latency_ms: float | None = None
     stream: bool = False

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from llmcost import errors, pricing
+from llmcost import errors
 from llmcost.budgets._amounts import EMPTY, ZERO, Amounts, Limits, Totals
 from llmcost.budgets._estimate import Estimate, estimate
 from llmcost.budgets._messages import exceeded, unpriceable
@@ -211,12 +211,11 @@ def admit(call: Call, budgets: tuple[Any, ...], config: Config) -> Reservation |
         PolicyViolation: the configured :class:`~llmcost.Policy` forbids the call.
         BudgetExceeded: an open budget with ``on_exceed="raise"`` cannot cover the call.
     """
-    if (
-        config.unknown_model == "raise"
-        and call.model
-        and not pricing.is_known(call.model, provider=call.provider)
-    ):
-        raise errors.UnknownModelError(call.model, call.provider)
+    if config.unknown_model == "raise" and call.model and not call.known_before_sending():
+        # An Azure call names its deployment; a gateway call says how to price it.
+        raise errors.UnknownModelError(
+            call.deployment or call.model, call.provider, call.price_advice or None
+        )
     if config.policy is not None:
         apply_policy(call, config.policy, config)
     if not budgets:

@@ -252,13 +252,18 @@ def estimate(
     when no open budget limits what they feed (a budget of calls only pays for neither).
     """
     input_tokens = _input_tokens(call, request, budgets) if need_input else 0
-    model = call.model
-    price = pricing.get_catalog().resolve(model, call.provider) if model else None
+    # The catalog name the call is priced with before its response (an Azure deployment's
+    # mapped model); a gateway the user did not say how to price has none.
+    model = call.price_model
+    provider = call.price_provider
+    price = pricing.get_catalog().resolve(model, provider) if model and provider else None
     ceiling = output_ceiling(call.operation, request, price)
     if not need_cost:
         return Estimate(input_tokens, ceiling, ZERO)
     if price is None or model is None:
         reason = f"model {model!r} has no price in the llmcost catalog" if model else "no model"
+        if call.price_advice:
+            reason = f"{reason}; {call.price_advice}"
         return Estimate(input_tokens, ceiling, None, reason, model_known=False)
     if ceiling is None:
         return Estimate(
@@ -314,7 +319,7 @@ def estimate(
     cost = pricing.cost(
         model,
         usage,
-        provider=call.provider,
+        provider=provider,
         service_tier=tier,
         speed=speed,
         inference_geo=geo,

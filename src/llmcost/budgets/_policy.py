@@ -42,7 +42,8 @@ def _environment(call: Call, config: Config) -> str | None:
 def apply_policy(call: Call, policy: Policy, config: Config) -> None:
     """Raise PolicyViolation, warn, or fill in a default output cap, as the policy says."""
     environment = _environment(call, config)
-    if not policy.allows(call.model, environment):
+    # An Azure deployment is checked as the model configure(azure_deployments=...) maps it to.
+    if not policy.allows(call.price_model, environment):
         allowed = ", ".join(policy.allowed_for(environment) or ())
         where = f"environment {environment!r}" if environment else "this environment"
         raise errors.PolicyViolation(

@@ -27,6 +27,7 @@ import sys
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import pydantic
@@ -119,6 +120,8 @@ class Adapter:
     provider = ""
     #: The response header with the provider's request id.
     request_id_header = ""
+    #: A response header with the cost (USD) a gateway reports for the call, if any.
+    cost_header = ""
 
     def __init__(self) -> None:
         #: Errors that fail a call (the SDK's own, the transport's): any other exception
@@ -148,6 +151,11 @@ class Adapter:
     def data_residency(self, instance: Any) -> str | None:
         """The data residency of the client behind ``instance``, if any."""
         return None
+
+    def endpoint(self, instance: Any, kwargs: Mapping[str, Any]) -> dict[str, str]:
+        """Where the call goes, when that decides its price: ``deployment`` (Azure OpenAI)
+        or ``endpoint_host`` (an OpenAI-compatible gateway); empty for the provider's own API."""
+        return {}
 
     def prepare(self, ctx: CallContext) -> None:
         """Adjust ``ctx.kwargs`` before sending (e.g. ask a stream for its usage)."""
@@ -260,7 +268,12 @@ class CallContext:
 
     def meta(self, body: Any = None) -> dict[str, Any]:
         """Request id and replay facts from the HTTP response, the body and the transport."""
-        meta = header_facts(getattr(self.http, "headers", None), self.adapter.request_id_header)
+        headers = getattr(self.http, "headers", None)
+        meta = header_facts(headers, self.adapter.request_id_header)
+        if self.adapter.cost_header and meta and headers is not None:
+            cost = headers.get(self.adapter.cost_header)
+            if cost is not None:
+                meta["reported_cost"] = cost  # parsed (and refused if malformed) when recorded
         if meta.get("request_id") is None and body is not None and not isinstance(body, dict):
             request_id = self.adapter.request_id_of(body)
             if isinstance(request_id, str):
@@ -476,7 +489,8 @@ def _is_raw_response(result: Any) -> bool:
 def _json_body(http: Any) -> Any:
     """The JSON body of a read HTTP response; an empty dict when it is not JSON."""
     try:
-        data = json.loads(http.content)
+        # Fractions as Decimals: a cost the provider put in the body keeps its exact digits.
+        data = json.loads(http.content, parse_float=Decimal)
     except (ValueError, TypeError, AttributeError):
         return {}
     return data
@@ -698,11 +712,13 @@ def open_call(
     provider = adapter.provider
     residency = None
     model = None
+    where: dict[str, str] = {}
     with errors.internal_guard(f"{adapter.name}.prepare"):
         ctx = CallContext(adapter, operation, instance, dict(kwargs))
         provider = adapter.provider_of(instance)
         residency = adapter.data_residency(instance)
         model = kwargs.get("model")
+        where = adapter.endpoint(instance, kwargs)
     if ctx is None:
         return None
     # Outside any guard: BudgetExceeded / PolicyViolation / UnknownModelError are raised on
@@ -715,6 +731,8 @@ def open_call(
         stream=stream,
         data_residency=residency,
         client=instance,
+        deployment=where.get("deployment"),
+        endpoint_host=where.get("endpoint_host"),
     )
     with errors.internal_guard(f"{adapter.name}.prepare"):
         overrides = ctx.call.request_overrides

@@ -13,16 +13,24 @@ Each user call goes through exactly one patched method, so it is recorded exactl
 the HTTP response directly, not the recording stream they hold, which is ended there.
 
 What the call path does is the core's (:mod:`._core`); this module says where OpenAI's usage
-lives. On the official API host llmcost asks a Chat Completions stream for its final usage
-chunk (``stream_options.include_usage``) when the user did not, and hides that chunk, so the
-user's loop sees exactly the chunks it would have seen; elsewhere it never changes the request
-and estimates with :mod:`llmcost.tokens`.
+lives. On the official API host (and Azure OpenAI from API version 2024-09-01) llmcost asks a
+Chat Completions stream for its final usage chunk (``stream_options.include_usage``) when the
+user did not, and hides that chunk, so the user's loop sees exactly the chunks it would have
+seen; elsewhere it never changes the request and estimates with :mod:`llmcost.tokens`.
+
+Where a call goes decides its provider (:data:`GATEWAY_HOSTS`, one table): OpenAI's own API,
+Azure OpenAI (``model=`` names a deployment, recorded as ``deployment``), or an
+OpenAI-compatible gateway (its host recorded as ``endpoint_host``), whose calls are never
+priced as OpenAI's unless the user says so. A cost the gateway reports (OpenRouter's
+``usage.cost``, a LiteLLM proxy's ``x-litellm-response-cost`` header) is recorded as such.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from llmcost._context import state
@@ -48,17 +56,97 @@ SUPPORTED_VERSIONS = ((3, 0), (4,))
 _DATA_RESIDENCY_HOSTS = frozenset({"us", "eu", "ae", "au", "in", "jp"})
 _OFFICIAL_HOST = "api.openai.com"
 _OFFICIAL_SUFFIX = ".api.openai.com"
+
+#: Azure OpenAI's OpenTelemetry ``gen_ai.provider.name``.
+AZURE = "azure.ai.openai"
+#: The provider of an OpenAI-compatible endpoint whose host is not in :data:`GATEWAY_HOSTS`.
+COMPATIBLE = "openai_compatible"
+#: The hosts of Azure OpenAI resources (and Azure AI Foundry's, which serve the same API).
+AZURE_HOST_SUFFIXES = (
+    ".openai.azure.com",
+    ".cognitiveservices.azure.com",
+    ".services.ai.azure.com",
+)
+#: OpenAI-compatible endpoints reached through the ``openai`` client with another ``base_url``:
+#: host -> the provider on their records, OpenTelemetry's well-known ``gen_ai.provider.name``
+#: where one exists. A host matches itself and its subdomains; any other host is
+#: :data:`COMPATIBLE`. The catalog prices none of them as OpenAI (see docs/integrations/openai.md).
+GATEWAY_HOSTS = {
+    "openrouter.ai": "openrouter",
+    "api.groq.com": "groq",
+    "api.deepseek.com": "deepseek",
+    "api.mistral.ai": "mistral_ai",
+    "api.x.ai": "x_ai",
+    "api.perplexity.ai": "perplexity",
+    "generativelanguage.googleapis.com": "gcp.gemini",
+    "api.together.xyz": "together",
+    "api.together.ai": "together",
+    "api.fireworks.ai": "fireworks",
+}
+#: The header in which a LiteLLM proxy reports what a call cost (USD).
+LITELLM_COST_HEADER = "x-litellm-response-cost"
+#: Azure API versions from this date on accept ``stream_options.include_usage``.
+_AZURE_STREAM_USAGE_SINCE = "2024-09-01"
+_AZURE_DEPLOYMENT_PATH = re.compile(r"/deployments/([^/]+)")
+_API_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 #: Responses API statuses of a response that is not finished: no usage yet (``background``).
 _NOT_DONE = frozenset({"queued", "in_progress"})
 
 
 def _host(instance: Any) -> str:
-    client = _seams.read("client", instance)
+    return _host_of(_seams.read("client", instance))
+
+
+def _host_of(client: Any) -> str:
     try:
         url = client.base_url if client is not None else None
     except Exception:  # an exotic client: no host
         return ""
-    return str(getattr(url, "host", "") or "")
+    return str(getattr(url, "host", "") or "").lower()
+
+
+@functools.lru_cache(maxsize=256)
+def provider_for_host(host: str) -> str:
+    """The provider of calls to ``host`` (an ``openai`` client's ``base_url`` host).
+
+    Example:
+        >>> provider_for_host("api.openai.com"), provider_for_host("openrouter.ai")
+        ('openai', 'openrouter')
+        >>> provider_for_host("my-res.openai.azure.com"), provider_for_host("localhost")
+        ('azure.ai.openai', 'openai_compatible')
+    """
+    if not host or _is_official(host):
+        return "openai"
+    if host.endswith(AZURE_HOST_SUFFIXES):
+        return AZURE
+    for known, provider in GATEWAY_HOSTS.items():
+        if host == known or host.endswith("." + known):
+            return provider
+    return COMPATIBLE
+
+
+def _azure_deployment(client: Any) -> str | None:
+    """The deployment in an Azure client's public ``base_url`` (``azure_deployment=``)."""
+    try:
+        path = str(client.base_url.path)
+    except Exception:  # an exotic client: no path
+        return None
+    found = _AZURE_DEPLOYMENT_PATH.search(path)
+    return found.group(1) if found else None
+
+
+def _azure_reports_stream_usage(client: Any) -> bool:
+    """Whether the Azure API version the client uses accepts ``stream_options``: dated
+    versions from 2024-09-01 on, and the undated v1 API (``"preview"``, ``"latest"``)."""
+    try:
+        version = client.default_query.get("api-version")
+    except Exception:  # no public default query: leave the request alone
+        return False
+    if not isinstance(version, str) or not version:
+        return False
+    if _API_DATE.match(version):
+        return version >= _AZURE_STREAM_USAGE_SINCE
+    return True
 
 
 @functools.cache
@@ -94,11 +182,15 @@ class OpenAIAdapter(Adapter):
     min_version, max_version = SUPPORTED_VERSIONS
     provider = "openai"
     request_id_header = "x-request-id"
+    cost_header = LITELLM_COST_HEADER
+    #: The SDK's Azure clients (set by load()).
+    azure_types: tuple[type, ...] = ()
 
     def load(self) -> None:
         import httpx2
         import openai
 
+        self.azure_types = (openai.AzureOpenAI, openai.AsyncAzureOpenAI)
         self.stream_types = (openai.Stream,)
         self.async_stream_types = (openai.AsyncStream,)
         self.error_types = (openai.OpenAIError, httpx2.HTTPError, httpx2.StreamError)
@@ -125,6 +217,37 @@ class OpenAIAdapter(Adapter):
             found.append(Billed(module, f"Async{class_name}.close", "", True, wrapper=_async_close))
         return found
 
+    def _reports_stream_usage(self, instance: Any) -> bool:
+        """Whether ``stream_usage="auto"`` asks this client's streams for their usage chunk."""
+        client = _seams.read("client", instance)
+        if _is_official(_host_of(client)):
+            return True
+        return isinstance(client, self.azure_types) and _azure_reports_stream_usage(client)
+
+    def _provider(self, client: Any, host: str) -> str:
+        if isinstance(client, self.azure_types):
+            return AZURE
+        return provider_for_host(host)
+
+    def provider_of(self, instance: Any) -> str:
+        client = _seams.read("client", instance)
+        return self._provider(client, _host_of(client))
+
+    def endpoint(self, instance: Any, kwargs: Mapping[str, Any]) -> dict[str, str]:
+        client = _seams.read("client", instance)
+        host = _host_of(client)
+        provider = self._provider(client, host)
+        if provider == "openai":
+            return {}
+        where = {"endpoint_host": host} if host else {}
+        if provider == AZURE:
+            # `model=` names a deployment, unless the client is bound to one (its base_url).
+            model = kwargs.get("model")
+            deployment = _azure_deployment(client) or (model if isinstance(model, str) else None)
+            if deployment:
+                where["deployment"] = deployment
+        return where
+
     def data_residency(self, instance: Any) -> str | None:
         client = _seams.read("client", instance)
         client_class: type = type(client)
@@ -145,7 +268,9 @@ class OpenAIAdapter(Adapter):
             return  # a raw response: the user reads the bytes, so the request stays as asked
         config = state.config
         policy = config.stream_usage if config is not None else "auto"
-        if policy == "estimate" or (policy == "auto" and not _is_official(_host(ctx.instance))):
+        if policy == "estimate":
+            return
+        if policy == "auto" and not self._reports_stream_usage(ctx.instance):
             return
         options = kwargs.get("stream_options")
         # Only when the user said nothing about usage: their explicit choice is passed through.
@@ -159,6 +284,7 @@ class OpenAIAdapter(Adapter):
 
     def read(self, operation: str, body: Any) -> Reading:
         meta = _response_facts(body)
+        _add_reported_cost(meta, field(body, "usage"))
         if operation == "responses" and field(body, "status") in _NOT_DONE:
             # `background=True`: the usage comes with a later retrieve, which llmcost does not
             # follow. Unknown, never a guessed $0.
@@ -195,6 +321,13 @@ class OpenAIAdapter(Adapter):
                     if isinstance(arguments, str):
                         parts.append(arguments)
         return "".join(parts)
+
+
+def _add_reported_cost(meta: dict[str, Any], usage: Any) -> None:
+    """A cost the usage block reports (OpenRouter's ``usage.cost``, USD), to be recorded."""
+    cost = field(usage, "cost")
+    if cost is not None:
+        meta["reported_cost"] = cost
 
 
 class _ChunkReader(StreamReader):
@@ -244,7 +377,9 @@ class _ChunkReader(StreamReader):
         # The model too: a chat completion from a search model made one web search.
         body = {"usage": self.usage, "model": self.meta.get("response_model")}
         usage = _openai_usage.usage_for(self.operation, body)
-        return Reading(usage or Usage(), self.meta)
+        meta = dict(self.meta)
+        _add_reported_cost(meta, self.usage)
+        return Reading(usage or Usage(), meta)
 
 
 _RESPONSE_ENDINGS = frozenset({"response.completed", "response.incomplete", "response.failed"})
@@ -284,6 +419,7 @@ class _ResponsesReader(StreamReader):
         usage = getattr(response, "usage", None)
         if usage is None:
             return Reading(meta=meta)
+        _add_reported_cost(meta, usage)
         searches = _openai_usage.web_search_counts(response)  # (searches, preview searches)
         return Reading(_openai_usage.responses_usage(usage, *searches), meta)
 

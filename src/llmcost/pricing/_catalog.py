@@ -50,6 +50,9 @@ _PROVIDER_ALIASES = {
     "google": "google",
     "gemini": "google",
     "gcp.gemini": "google",
+    # Azure OpenAI's OpenTelemetry name: the models it serves are OpenAI's, at OpenAI's
+    # global-standard prices (see docs/integrations/openai.md for Data Zone and Regional).
+    "azure.ai.openai": "openai",
 }
 _STANDARD_TIERS = frozenset({"", "auto", "default", "standard", "standard_only", "scale"})
 _BEDROCK = re.compile(
@@ -456,6 +459,18 @@ class Catalog:
             (m for m in self._models.values() if wanted is None or m.provider == wanted),
             key=lambda m: (m.provider, m.id),
         )
+
+    def prices_provider(self, provider: str) -> bool:
+        """Whether some model of the catalog is priced under ``provider`` (or its alias).
+
+        Example:
+            >>> from llmcost.pricing import get_catalog
+            >>> catalog = get_catalog()
+            >>> catalog.prices_provider("azure.ai.openai"), catalog.prices_provider("groq")
+            (True, False)
+        """
+        wanted = provider.strip().lower()
+        return _PROVIDER_ALIASES.get(wanted, wanted) in self._providers
 
     def get(self, model_id: str) -> ModelPrice | None:
         """The model with exactly this catalog id."""

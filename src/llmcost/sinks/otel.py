@@ -112,6 +112,11 @@ _LLMCOST_ATTRIBUTES = (
     ("service_tier", "llmcost.service_tier"),
     ("batch", "llmcost.batch"),
     ("catalog_version", "llmcost.catalog_version"),
+    # "catalog" or "provider": whether the cost is llmcost's price or what the provider reported.
+    ("cost_source", "llmcost.cost_source"),
+    ("deployment", "llmcost.deployment"),
+    # The OpenTelemetry attribute for the host of the endpoint called (gateways only).
+    ("endpoint_host", "server.address"),
 )
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

@@ -21,7 +21,9 @@ __all__ = [
     "FakeOpenAITransport",
     "fake_anthropic_client",
     "fake_async_anthropic_client",
+    "fake_async_azure_openai_client",
     "fake_async_openai_client",
+    "fake_azure_openai_client",
     "fake_gemini_client",
     "fake_openai_client",
 ]
@@ -33,6 +35,10 @@ _lazy = lazy_attributes(
         "FakeOpenAITransport": "llmcost.testing._openai:FakeOpenAITransport",
         "fake_openai_client": "llmcost.testing._openai:fake_openai_client",
         "fake_async_openai_client": "llmcost.testing._openai:fake_async_openai_client",
+        "fake_azure_openai_client": "llmcost.testing._openai:fake_azure_openai_client",
+        "fake_async_azure_openai_client": (
+            "llmcost.testing._openai:fake_async_azure_openai_client"
+        ),
         "FakeAnthropicTransport": "llmcost.testing._anthropic:FakeAnthropicTransport",
         "fake_anthropic_client": "llmcost.testing._anthropic:fake_anthropic_client",
         "fake_async_anthropic_client": "llmcost.testing._anthropic:fake_async_anthropic_client",

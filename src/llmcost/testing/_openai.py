@@ -37,7 +37,13 @@ from llmcost.types import Usage
 if TYPE_CHECKING:
     import openai
 
-__all__ = ["FakeOpenAITransport", "fake_async_openai_client", "fake_openai_client"]
+__all__ = [
+    "FakeOpenAITransport",
+    "fake_async_azure_openai_client",
+    "fake_async_openai_client",
+    "fake_azure_openai_client",
+    "fake_openai_client",
+]
 
 DEFAULT_TEXT = "Hello from the fake OpenAI provider."
 DEFAULT_USAGE: Mapping[str, int] = {"input_tokens": 20, "output_tokens": 10}
@@ -79,7 +85,11 @@ class FakeOpenAITransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
             requests), e.g. to test a response with malformed or missing usage.
         sse: Send this raw server-sent-events text instead of the generated stream.
         fail_after_events: Break a stream with a read error after this many events.
-        headers: Extra response headers.
+        headers: Extra response headers (``{"x-litellm-response-cost": "0.00042"}`` makes a
+            LiteLLM proxy).
+        usage_cost: A cost (USD) the usage block reports, as OpenRouter's ``usage.cost`` does:
+            the JSON number text, sent digit for digit (``"0.000123"``); a Chat Completions
+            stream then always ends with its usage chunk, as OpenRouter's do.
 
     Example:
         >>> client = fake_openai_client(transport=FakeOpenAITransport(status_code=429))
@@ -106,6 +116,7 @@ class FakeOpenAITransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         sse: str | None = None,
         fail_after_events: int | None = None,
         headers: Mapping[str, str] | None = None,
+        usage_cost: str | None = None,
     ) -> None:
         if error not in (None, "timeout", "connection"):
             raise ValueError(f"error must be None, 'timeout' or 'connection', got {error!r}")
@@ -124,6 +135,7 @@ class FakeOpenAITransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         self.sse = sse
         self.fail_after_events = fail_after_events
         self.headers: dict[str, str] = dict(headers or {})
+        self.usage_cost = usage_cost
         #: Every request received, oldest first (bodies already read).
         self.requests: list[httpx2.Request] = []
         self._lock = threading.Lock()
@@ -202,7 +214,7 @@ class FakeOpenAITransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
                 request=request,
             )
         body = self.body if self.body is not None else _body(self, operation, payload, number)
-        content = body if isinstance(body, (str, bytes)) else json.dumps(body)
+        content = body if isinstance(body, (str, bytes)) else _dumps(body, self.usage_cost)
         data = content.encode() if isinstance(content, str) else content
         # Sent as a byte stream, like a real network body: read only when the SDK reads it.
         return httpx2.Response(
@@ -285,7 +297,16 @@ def _u(usage: Mapping[str, int], name: str) -> int:
     return int(usage.get(name, 0))
 
 
-def _chat_usage(usage: Mapping[str, int]) -> dict[str, Any]:
+#: Stands for ``usage_cost`` in a body until it is written as the exact JSON number text.
+_COST_MARK = "__llmcost_fake_cost__"
+
+
+def _dumps(obj: Any, cost: str | None, **options: Any) -> str:
+    text = json.dumps(obj, **options)
+    return text.replace(f'"{_COST_MARK}"', cost) if cost is not None else text
+
+
+def _chat_usage(usage: Mapping[str, int], cost: str | None = None) -> dict[str, Any]:
     prompt, completion = _u(usage, "input_tokens"), _u(usage, "output_tokens")
     prompt_details: dict[str, int] = {
         "cached_tokens": _u(usage, "cache_read_tokens"),
@@ -293,7 +314,7 @@ def _chat_usage(usage: Mapping[str, int]) -> dict[str, Any]:
     }
     if _u(usage, "cache_write_tokens"):
         prompt_details["cache_write_tokens"] = _u(usage, "cache_write_tokens")
-    return {
+    block: dict[str, Any] = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
@@ -305,6 +326,9 @@ def _chat_usage(usage: Mapping[str, int]) -> dict[str, Any]:
             "rejected_prediction_tokens": 0,
         },
     }
+    if cost is not None:
+        block["cost"] = _COST_MARK
+    return block
 
 
 def _responses_usage(usage: Mapping[str, int]) -> dict[str, Any]:
@@ -419,7 +443,7 @@ def _body(
             "created": _CREATED,
             "model": model,
             "choices": [{"text": fake.text, "index": 0, "logprobs": None, "finish_reason": "stop"}],
-            "usage": _chat_usage(fake.usage),
+            "usage": _chat_usage(fake.usage, fake.usage_cost),
         }
     return {
         "id": f"chatcmpl-fake{number:04d}",
@@ -439,20 +463,21 @@ def _body(
                 "finish_reason": "stop",
             }
         ],
-        "usage": _chat_usage(fake.usage),
+        "usage": _chat_usage(fake.usage, fake.usage_cost),
         "service_tier": fake.service_tier,
         "system_fingerprint": "fp_llmcost_fake",
     }
 
 
-def _data(obj: Mapping[str, Any], event: str | None = None) -> str:
-    line = "data: " + json.dumps(obj, separators=(",", ":"))
+def _data(obj: Mapping[str, Any], event: str | None = None, cost: str | None = None) -> str:
+    line = "data: " + _dumps(obj, cost, separators=(",", ":"))
     return f"event: {event}\n{line}" if event else line
 
 
 def _sse(fake: FakeOpenAITransport, operation: str, payload: Mapping[str, Any], number: int) -> str:
     options = payload.get("stream_options") or {}
-    include_usage = bool(options.get("include_usage"))
+    # A gateway that reports its cost (OpenRouter) always sends the usage chunk.
+    include_usage = bool(options.get("include_usage")) or fake.usage_cost is not None
     obfuscate = options.get("include_obfuscation", True) is not False
     pieces = _WORDS.findall(fake.text)
     if operation == "responses":
@@ -485,7 +510,7 @@ def _sse(fake: FakeOpenAITransport, operation: str, payload: Mapping[str, Any], 
             obj["usage"] = usage if last else None
         if obfuscate and operation == "chat":
             obj["obfuscation"] = "fake" + "x" * (len(events) % 7)
-        events.append(_data(obj))
+        events.append(_data(obj, cost=fake.usage_cost))
 
     if operation == "completions":
         for piece in pieces:
@@ -499,7 +524,7 @@ def _sse(fake: FakeOpenAITransport, operation: str, payload: Mapping[str, Any], 
             chunk([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}])
         chunk([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}])
     if include_usage:
-        chunk([], _chat_usage(fake.usage), last=True)
+        chunk([], _chat_usage(fake.usage, fake.usage_cost), last=True)
     events.append("data: [DONE]")
     return "\n\n".join(events) + "\n\n"
 
@@ -634,4 +659,74 @@ def fake_async_openai_client(
         max_retries=max_retries,
         http_client=httpx2.AsyncClient(transport=transport),
         **where,
+    )
+
+
+FAKE_AZURE_ENDPOINT = "https://llmcost-fake.openai.azure.com"
+FAKE_AZURE_API_VERSION = "2024-10-21"
+
+
+def fake_azure_openai_client(
+    transport: FakeOpenAITransport | None = None,
+    *,
+    azure_endpoint: str = FAKE_AZURE_ENDPOINT,
+    azure_deployment: str | None = None,
+    api_version: str = FAKE_AZURE_API_VERSION,
+    max_retries: int = 0,
+    **options: Any,
+) -> openai.AzureOpenAI:
+    """A real ``openai.AzureOpenAI`` client whose HTTP goes to a :class:`FakeOpenAITransport`.
+
+    Args:
+        transport: The fake to answer requests; None makes one from ``options``. Give it
+            ``model=`` to say which model the deployment serves (the responses report it).
+        azure_endpoint: The resource's endpoint (``https://<resource>.openai.azure.com``).
+        azure_deployment: The deployment the client is bound to (it goes into the base URL);
+            None: each call's ``model=`` names the deployment.
+        api_version: The Azure OpenAI API version.
+        max_retries: The client's retries; 0 so that error tests see exactly one request.
+        **options: :class:`FakeOpenAITransport` options when ``transport`` is not given.
+
+    Example:
+        >>> from llmcost.testing import fake_azure_openai_client
+        >>> client = fake_azure_openai_client(model="gpt-4o-2024-11-20")
+        >>> reply = client.chat.completions.create(
+        ...     model="prod-4o", messages=[{"role": "user", "content": "Hi"}])
+        >>> reply.model
+        'gpt-4o-2024-11-20'
+    """
+    import openai
+
+    transport, _ = _client_args(transport, options, None, None)
+    return openai.AzureOpenAI(
+        api_key=FAKE_API_KEY,
+        azure_endpoint=azure_endpoint,
+        azure_deployment=azure_deployment,
+        api_version=api_version,
+        max_retries=max_retries,
+        http_client=httpx2.Client(transport=transport),
+    )
+
+
+def fake_async_azure_openai_client(
+    transport: FakeOpenAITransport | None = None,
+    *,
+    azure_endpoint: str = FAKE_AZURE_ENDPOINT,
+    azure_deployment: str | None = None,
+    api_version: str = FAKE_AZURE_API_VERSION,
+    max_retries: int = 0,
+    **options: Any,
+) -> openai.AsyncAzureOpenAI:
+    """A real ``openai.AsyncAzureOpenAI`` client whose HTTP goes to a
+    :class:`FakeOpenAITransport`. Same arguments as :func:`fake_azure_openai_client`."""
+    import openai
+
+    transport, _ = _client_args(transport, options, None, None)
+    return openai.AsyncAzureOpenAI(
+        api_key=FAKE_API_KEY,
+        azure_endpoint=azure_endpoint,
+        azure_deployment=azure_deployment,
+        api_version=api_version,
+        max_retries=max_retries,
+        http_client=httpx2.AsyncClient(transport=transport),
     )
