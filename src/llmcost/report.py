@@ -85,7 +85,10 @@ def _key_fields() -> tuple[str, ...]:
     names = []
     for name, info in CostRecord.model_fields.items():
         args = set(typing.get_args(info.annotation))
-        literal = typing.get_origin(info.annotation) is typing.Literal
+        literal = typing.get_origin(info.annotation) is typing.Literal or any(
+            typing.get_origin(arg) is typing.Literal
+            for arg in args  # an optional Literal
+        )
         if info.annotation in (str, bool) or args == {str, type(None)} or literal:
             names.append(name)
     return tuple(names)

@@ -482,3 +482,37 @@ def test_end_to_end_record_usage_carries_the_span_ids(telemetry):
     metric = telemetry.metrics()["llmcost.cost"]
     (point,) = metric.data.data_points
     assert point.value == pytest.approx(float(record.total_cost_usd))
+
+
+def test_the_span_says_where_the_cost_came_from_and_where_the_call_went(telemetry):
+    """cost_source ("catalog" / "provider"), an Azure deployment and a gateway's host."""
+    sink = telemetry.sink()
+    sink.enrich(call_fields(record_id="catalog", cost_source="catalog"))
+    sink.enrich(
+        call_fields(
+            record_id="azure",
+            provider="azure.ai.openai",
+            deployment="prod-4o",
+            endpoint_host="res.openai.azure.com",
+            cost_source="catalog",
+        )
+    )
+    sink.enrich(
+        call_fields(
+            record_id="gateway",
+            provider="openrouter",
+            endpoint_host="openrouter.ai",
+            cost_source="provider",
+        )
+    )
+    sink.enrich(call_fields(record_id="unpriced", total_cost_usd=None, priced=False))
+    catalog, azure, gateway, unpriced = (dict(s.attributes or {}) for s in telemetry.spans())
+    assert catalog["llmcost.cost_source"] == "catalog"
+    assert "server.address" not in catalog
+    assert azure["gen_ai.provider.name"] == "azure.ai.openai"
+    assert azure["llmcost.deployment"] == "prod-4o"
+    assert azure["server.address"] == "res.openai.azure.com"
+    assert gateway["llmcost.cost_source"] == "provider"
+    assert gateway["gen_ai.provider.name"] == "openrouter"
+    assert gateway["server.address"] == "openrouter.ai"
+    assert "llmcost.cost_source" not in unpriced
