@@ -8,7 +8,9 @@ unless the user says so; a cost the gateway reports is recorded exactly, as
 from __future__ import annotations
 
 import logging
+import re
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -353,3 +355,33 @@ def test_a_usage_cost_the_sdk_parsed_keeps_its_digits(amount):
     client = make_client("sync", transport, base_url=OPENROUTER)
     client.chat.completions.create(model="m", messages=MESSAGES)
     assert sink.records[-1].total_cost_usd == amount
+
+
+def _docs_examples() -> list[str]:
+    text = (Path(__file__).parents[2] / "docs" / "integrations" / "openai.md").read_text()
+    start, end = text.index("## Azure OpenAI"), text.index("## Supported versions")
+    return re.findall(r"```python\n(.*?)```", text[start:end], re.S)
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_the_docs_examples_print_what_their_comments_say(index, capsys):
+    code = _docs_examples()[index]
+    exec(compile(code, f"docs/integrations/openai.md example {index}", "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    # Every "# ..." line right after a print() is the output the docs promise.
+    promised = [
+        line.strip()[2:]
+        for line in code.splitlines()
+        if line.startswith("# ") and not line.startswith("# A real")
+    ]
+    inline = [
+        line.split("# ", 1)[1]
+        for line in code.splitlines()
+        if line.startswith("print(") and "# " in line
+    ]
+    for expected in promised + inline:
+        assert any(" ".join(expected.split()) == " ".join(out.split()) for out in printed), (
+            expected,
+            printed,
+        )
+    assert printed
