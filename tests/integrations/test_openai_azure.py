@@ -234,7 +234,7 @@ def test_the_policy_checks_the_model_a_deployment_serves():
     configure(policy=policy, azure_deployments={"cheap": "gpt-4o-mini", "big": "gpt-4o"})
     client = fake_azure_openai_client(model="gpt-4o-mini-2024-07-18", usage=USAGE)
     client.chat.completions.create(model="cheap", messages=MESSAGES, max_tokens=10)
-    with pytest.raises(llmcost.PolicyViolation):
+    with pytest.raises(llmcost.PolicyViolation, match=r"'gpt-4o' \(Azure deployment 'big'\)"):
         client.chat.completions.create(model="big", messages=MESSAGES, max_tokens=10)
 
 

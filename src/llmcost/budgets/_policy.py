@@ -46,8 +46,11 @@ def apply_policy(call: Call, policy: Policy, config: Config) -> None:
     if not policy.allows(call.price_model, environment):
         allowed = ", ".join(policy.allowed_for(environment) or ())
         where = f"environment {environment!r}" if environment else "this environment"
+        model = repr(call.model)
+        if call.deployment is not None and call.price_model != call.deployment:
+            model = f"{call.price_model!r} (Azure deployment {call.deployment!r})"
         raise errors.PolicyViolation(
-            f"llmcost policy: model {call.model!r} is not allowed in {where} (allowed: "
+            f"llmcost policy: model {model} is not allowed in {where} (allowed: "
             f"{allowed}); the {call.provider} {call.operation} call was not sent. Use an "
             "allowed model, or change configure(policy=Policy(allowed_models=...))."
         )
