@@ -470,7 +470,7 @@ def _provider_cost(call: Call, value: Any) -> Cost | None:
             )
         return None
     # Only the total is known: the parts stay None rather than a guessed split.
-    return Cost.model_validate({"total_cost_usd": amount, "priced": True})
+    return Cost(total_cost_usd=amount, priced=True)
 
 
 def _record_guarded(
