@@ -131,3 +131,64 @@ def test_the_report_lists_a_difference_with_its_message(capsys: pytest.CaptureFi
     assert "differences: 1 (1 passed -> failed)" in printed
     assert "passed -> failed: a::one" in printed
     assert "StreamAlreadyConsumed" in printed
+
+
+def test_sdists_are_found_under_either_name_a_release_gave_them(tmp_path: Path) -> None:
+    """openai's sdist is ``openai-X.tar.gz``, google-genai's ``google_genai-X.tar.gz`` (PEP 625)."""
+    (tmp_path / "openai-3.0.0.tar.gz").write_bytes(b"")
+    (tmp_path / "google_genai-3.0.0.tar.gz").write_bytes(b"")
+    assert harness.sdist_path(tmp_path, "openai", "3.0.0") == tmp_path / "openai-3.0.0.tar.gz"
+    found = harness.sdist_path(tmp_path, "google-genai", "3.0.0")
+    assert found == tmp_path / "google_genai-3.0.0.tar.gz"
+    assert harness.sdist_path(tmp_path, "anthropic", "2.0.0") is None
+
+
+def test_the_oldest_constraints_raise_only_the_listed_pins_of_that_sdk() -> None:
+    """--oldest builds on .ci/oldest.txt; anthropic's suite gets its httpx2 raised, nothing else."""
+    pins = harness.OLDEST_PINS.read_text()
+    assert harness.oldest_constraints("openai") == pins.rstrip("\n") + "\n"
+    raised = harness.oldest_constraints("anthropic").splitlines()
+    assert "httpx2==2.9.1" in raised
+    assert not any(line.startswith("httpx2==2.7") for line in raised)
+    assert [line for line in raised if not line.startswith("httpx2")] == [
+        line for line in pins.splitlines() if not line.startswith("httpx2")
+    ]
+
+
+def test_the_sdists_pytest_configuration_is_the_file_that_has_a_pytest_section(
+    tmp_path: Path,
+) -> None:
+    """A pyproject.toml without a pytest section is not the configuration; none at all fails."""
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    with pytest.raises(SystemExit, match="no pytest configuration"):
+        harness.config_file(tmp_path)
+    (tmp_path / "setup.cfg").write_text("[tool:pytest]\nasyncio_mode = auto\n")
+    assert harness.config_file(tmp_path) == tmp_path / "setup.cfg"
+    (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\nasyncio_mode = 'auto'\n")
+    assert harness.config_file(tmp_path) == tmp_path / "pyproject.toml"
+
+
+def fake_package(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / "pkgns" / "sdk" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def test_in_package_tests_run_in_place_only_when_they_are_the_sdists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tests inside the installed package are run where it is installed; missing ones are
+    copied from the sdist, different ones refused, naming the file."""
+    site = fake_package(tmp_path / "site", {"__init__.py": ""})
+    sdist = fake_package(
+        tmp_path / "sdist", {"__init__.py": "", "tests/__init__.py": "", "tests/test_a.py": "A"}
+    )
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setitem(harness.IN_PACKAGE, "fake-sdk", "pkgns.sdk")
+    assert harness.installed_tests("fake-sdk", sdist) == site
+    assert (site / "pkgns" / "sdk" / "tests" / "test_a.py").read_text() == "A"
+    (sdist / "pkgns" / "sdk" / "tests" / "test_a.py").write_text("B")
+    with pytest.raises(SystemExit, match="differ from its sdist's.*test_a.py"):
+        harness.installed_tests("fake-sdk", sdist)
