@@ -66,11 +66,10 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
 
 
 def _tally() -> dict[str, Any]:
+    sink = _state["sink"]
     return {
         "instrumented": _state["instrumented"],
-        # Records made, counted on the caller's path: the sink receives them on the delivery
-        # thread, later (a short suite can end before the first delivery).
-        "records": llmcost.stats().get("records", 0),
+        "records": len(sink) + sink.dropped,
         "internal_errors": _internal_errors(),
         "tests": _state["tests"],
     }
