@@ -190,5 +190,5 @@ def test_in_package_tests_run_in_place_only_when_they_are_the_sdists(
     assert harness.installed_tests("fake-sdk", sdist) == site
     assert (site / "pkgns" / "sdk" / "tests" / "test_a.py").read_text() == "A"
     (sdist / "pkgns" / "sdk" / "tests" / "test_a.py").write_text("B")
-    with pytest.raises(SystemExit, match="differ from its sdist's.*test_a.py"):
+    with pytest.raises(SystemExit, match=r"differ from its sdist's.*test_a\.py"):
         harness.installed_tests("fake-sdk", sdist)
