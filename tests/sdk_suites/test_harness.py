@@ -187,6 +187,9 @@ def test_in_package_tests_run_in_place_only_when_they_are_the_sdists(
     )
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.setitem(harness.IN_PACKAGE, "fake-sdk", "pkgns.sdk")
+    # find_spec imports the parent package: let it go with the test
+    monkeypatch.setitem(sys.modules, "pkgns", None)
+    monkeypatch.delitem(sys.modules, "pkgns")
     assert harness.installed_tests("fake-sdk", sdist) == site
     assert (site / "pkgns" / "sdk" / "tests" / "test_a.py").read_text() == "A"
     (sdist / "pkgns" / "sdk" / "tests" / "test_a.py").write_text("B")
