@@ -28,9 +28,13 @@ import atexit
 import logging
 import os
 import threading
-import time
 import weakref
 from collections import deque
+
+# Bound once, like ``threading``'s own clock: a test or a library that replaces
+# ``time.monotonic`` for its event loop thread (a virtual clock that raises elsewhere) must not
+# stop the delivery thread, and llmcost's timeouts are real time.
+from time import monotonic as _monotonic
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from llmcost.errors import report_internal_error
@@ -116,10 +120,10 @@ def _flush_all_at_exit() -> None:
     # delivery dispatcher hands records to an HTTPSink's worker), and closing the fed one first
     # would drop what the feeder still held. Each worker's exit_timeout counts from the start.
     workers = [worker for worker in list(_live_workers) if not worker._closed]
-    started = time.monotonic()
+    started = _monotonic()
     for closing in (False, True):
         for worker in workers:
-            left = max(0.0, started + worker._exit_timeout - time.monotonic())
+            left = max(0.0, started + worker._exit_timeout - _monotonic())
             try:
                 if closing:
                     worker._close_at_exit(left)
@@ -297,7 +301,7 @@ class BatchWorker(Generic[T]):
         False is returned. With ``describe``, the drops of the worker's whole life are then
         logged in one line.
         """
-        deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        deadline = None if timeout is None else _monotonic() + max(0.0, timeout)
         with self._lock:
             if self._closed:
                 return self._nothing_pending()
@@ -440,12 +444,12 @@ class BatchWorker(Generic[T]):
                 self._on_stop()
 
     def _loop(self) -> None:
-        deadline = time.monotonic() + self._flush_interval
+        deadline = _monotonic() + self._flush_interval
         while True:
             if len(self._queue) < self._batch_size and not self._force:
-                self._wakeup.wait(max(0.0, deadline - time.monotonic()))
+                self._wakeup.wait(max(0.0, deadline - _monotonic()))
             self._wakeup.clear()
-            now = time.monotonic()
+            now = _monotonic()
             force = self._force or now >= deadline
             self._force = False
             if force:
@@ -521,4 +525,4 @@ class BatchWorker(Generic[T]):
 
 
 def _remaining(deadline: float | None) -> float | None:
-    return None if deadline is None else max(0.0, deadline - time.monotonic())
+    return None if deadline is None else max(0.0, deadline - _monotonic())
