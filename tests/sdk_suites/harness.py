@@ -191,6 +191,7 @@ def fetch_sources(sdk: str, version: str, cache: Path) -> Path:
         tar.extractall(scratch, filter="data")
         (top,) = Path(scratch).iterdir()  # an sdist holds one folder, named as it pleases
         source.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(source, ignore_errors=True)  # what an interrupted unpacking left
         top.rename(source)
     if not tests.is_dir():
         raise SystemExit(
