@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import hashlib
 import json
 import os
 import re
@@ -586,13 +587,16 @@ def oldest_constraints(sdk: str) -> str:
 
 def run_oldest(args: argparse.Namespace) -> int:
     """Run the harness once per SDK in an environment built from ``.ci/oldest.txt`` (kept in
-    the cache folder, rebuilt when its constraints change); 1 if any run fails."""
+    the cache folder, rebuilt when its constraints or pyproject.toml change); 1 if any run
+    fails."""
     passed: list[str] = [f"--cache={args.cache}", f"--workers={args.workers}"]
     if args.full:
         passed.append("--full")
     status = 0
     for sdk in args.sdk or sorted(FAST):
-        constraints = oldest_constraints(sdk)
+        # pyproject.toml's hash too: a changed dev extra rebuilds the environment.
+        digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+        constraints = oldest_constraints(sdk) + f"# pyproject.toml sha256 {digest}\n"
         raised = "".join(f"-{n}-{v}" for n, v in sorted(OLDEST_RAISED.get(sdk, {}).items()))
         venv = args.cache / f"venv-oldest{raised}"
         python = venv / "bin" / "python"
