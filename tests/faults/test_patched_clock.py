@@ -3,7 +3,7 @@
 anthropic's own test suite (seen by the conformance harness) replaces ``time.monotonic`` with
 ``anyio.current_time``, which raises outside its event loop's thread, while the SDK's calls are
 recorded: the delivery thread read that clock and died ("Exception in thread
-llmcost-delivery"), and records stopped reaching the sinks.
+llmcost-delivery"), and nothing was delivered until the clock was back.
 """
 
 from __future__ import annotations
