@@ -20,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -736,3 +737,20 @@ def test_worker_rejects_bad_settings(options, message):
     """BatchWorker names the bad setting."""
     with pytest.raises(ValueError, match=message):
         make_worker(lambda batch: True, [], **options)
+
+
+def test_retries_survive_a_time_monotonic_replaced_for_an_event_loop(receiver, make_sink):
+    """A library that swaps ``time.monotonic`` for a clock that raises off its event loop's
+    thread (anyio's test clock does) does not kill the sink's worker: what it could not send
+    then is sent once the clock is back."""
+
+    def loop_only_clock() -> float:
+        raise RuntimeError("not on the event loop's thread")
+
+    sink = make_sink(receiver.url, flush_interval=0.01, backoff_base=0.01)
+    with mock.patch("time.monotonic", loop_only_clock):
+        sink.emit(make_record())
+        time.sleep(0.3)  # the worker tries to send under the replaced clock
+    assert sink.flush(5)
+    assert len(receiver.unique) == 1
+    assert sink.stats()["sent"] == 1

@@ -17,11 +17,14 @@ import os
 import random
 import re
 import threading
-import time
 import urllib.parse
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
+
+# Bound once (as sinks/_batch.py does): a library that replaces ``time.monotonic`` with a
+# virtual clock for its event loop must not break the retries on the worker thread.
+from time import monotonic as _monotonic
 from typing import TYPE_CHECKING
 
 from llmcost import errors
@@ -526,7 +529,7 @@ class HTTPSink:
             headers["Content-Encoding"] = "gzip"
         transport_error = self._transport_error
         worker = self._worker
-        first = time.monotonic()
+        first = _monotonic()
         deadline = None if self._max_retry_time is None else first + self._max_retry_time
         attempt = 0
         while True:
@@ -559,7 +562,7 @@ class HTTPSink:
                     return True  # counted above, as rejected rather than failed
                 problem = f"HTTP {status}"
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            now = time.monotonic()
+            now = _monotonic()
             out_of_time = deadline is not None and now >= deadline
             out_of_tries = self._max_retries is not None and attempt >= self._max_retries
             if out_of_time or out_of_tries:
