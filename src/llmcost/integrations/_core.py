@@ -43,7 +43,15 @@ from llmcost.types import Usage
 
 logger = logging.getLogger("llmcost")
 
-__all__ = ["Adapter", "Billed", "CallContext", "Reading", "TextSample", "make_wrapper"]
+__all__ = [
+    "Adapter",
+    "Billed",
+    "CallContext",
+    "Destination",
+    "Reading",
+    "TextSample",
+    "make_wrapper",
+]
 
 #: Output text beyond this many characters is not tokenized: its count is extrapolated from
 #: the tokens of this many (estimates stay bounded in time and memory on the caller's path).
@@ -65,6 +73,19 @@ class Reading:
     #: What made the usage unreadable (a malformed block from the provider): reported as an
     #: internal error (counted, logged once) after the call is recorded.
     error: Exception | None = None
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where a call goes (:meth:`Adapter.destination`)."""
+
+    #: The provider name on the record (OpenTelemetry's ``gen_ai.provider.name`` values).
+    provider: str
+    data_residency: str | None = None
+    #: Azure OpenAI: the deployment ``model=`` (or the client's ``base_url``) names.
+    deployment: str | None = None
+    #: An OpenAI-compatible gateway's host (and Azure's).
+    endpoint_host: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,18 +165,11 @@ class Adapter:
 
     # -- before sending ----------------------------------------------------------------------
 
-    def provider_of(self, instance: Any) -> str:
-        """The provider name for a call made on ``instance`` (a resource)."""
-        return self.provider
-
-    def data_residency(self, instance: Any) -> str | None:
-        """The data residency of the client behind ``instance``, if any."""
-        return None
-
-    def endpoint(self, instance: Any, kwargs: Mapping[str, Any]) -> dict[str, str]:
-        """Where the call goes, when that decides its price: ``deployment`` (Azure OpenAI)
-        or ``endpoint_host`` (an OpenAI-compatible gateway); empty for the provider's own API."""
-        return {}
+    def destination(self, instance: Any, kwargs: Mapping[str, Any]) -> Destination:
+        """Where a call made on ``instance`` (a resource) with ``kwargs`` goes: its provider
+        and, where they decide the price, the data residency, the Azure deployment or the
+        gateway's host. Read once per call, before sending."""
+        return Destination(self.provider)
 
     def prepare(self, ctx: CallContext) -> None:
         """Adjust ``ctx.kwargs`` before sending (e.g. ask a stream for its usage)."""
@@ -709,30 +723,25 @@ def open_call(
     the SDK call then goes ahead untouched.
     """
     ctx: CallContext | None = None
-    provider = adapter.provider
-    residency = None
-    model = None
-    where: dict[str, str] = {}
+    where = Destination(adapter.provider)
     with errors.internal_guard(f"{adapter.name}.prepare"):
         ctx = CallContext(adapter, operation, instance, dict(kwargs))
-        provider = adapter.provider_of(instance)
-        residency = adapter.data_residency(instance)
-        model = kwargs.get("model")
-        where = adapter.endpoint(instance, kwargs)
+        where = adapter.destination(instance, kwargs)
     if ctx is None:
         return None
+    model = kwargs.get("model")
     # Outside any guard: BudgetExceeded / PolicyViolation / UnknownModelError are raised on
     # purpose, before anything is sent.
     ctx.call = start_call(
-        provider,
+        where.provider,
         operation,
         model if isinstance(model, str) else None,
         request=kwargs,
         stream=stream,
-        data_residency=residency,
+        data_residency=where.data_residency,
         client=instance,
-        deployment=where.get("deployment"),
-        endpoint_host=where.get("endpoint_host"),
+        deployment=where.deployment,
+        endpoint_host=where.endpoint_host,
     )
     with errors.internal_guard(f"{adapter.name}.prepare"):
         overrides = ctx.call.request_overrides

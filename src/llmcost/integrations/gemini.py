@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import types
+from collections.abc import Mapping
 from typing import Any
 
 from llmcost import errors
@@ -34,6 +35,7 @@ from llmcost.integrations._core import (
     Adapter,
     Billed,
     CallContext,
+    Destination,
     Reading,
     StreamReader,
     integration_for,
@@ -118,12 +120,12 @@ class GeminiAdapter(Adapter):
             found.append(Billed(_MODULE, f"{cls}.{embed}", "embeddings", is_async))
         return found
 
-    def provider_of(self, instance: Any) -> str:
+    def destination(self, instance: Any, kwargs: Mapping[str, Any]) -> Destination:
         api_client = _seams.read("genai_api_client", instance)
         # vertexai is None on a Gemini Developer API client: only True means Vertex AI.
         if getattr(api_client, "vertexai", None) is True:
-            return gemini.PROVIDER_VERTEX
-        return gemini.PROVIDER_GEMINI
+            return Destination(gemini.PROVIDER_VERTEX)
+        return Destination(gemini.PROVIDER_GEMINI)
 
     def prepare(self, ctx: CallContext) -> None:
         # The tier asked for is the tier billed when the response does not say (Google

@@ -39,6 +39,7 @@ from llmcost.integrations._core import (
     Adapter,
     Billed,
     CallContext,
+    Destination,
     Reading,
     StreamReader,
     as_mapping,
@@ -93,10 +94,6 @@ _API_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _NOT_DONE = frozenset({"queued", "in_progress"})
 
 
-def _host(instance: Any) -> str:
-    return _host_of(_seams.read("client", instance))
-
-
 def _host_of(client: Any) -> str:
     try:
         url = client.base_url if client is not None else None
@@ -123,6 +120,18 @@ def provider_for_host(host: str) -> str:
         if host == known or host.endswith("." + known):
             return provider
     return COMPATIBLE
+
+
+def _data_residency(client: Any, host: str) -> str | None:
+    """The data residency of an OpenAI client: its ``data_residency=`` option, else the
+    region its host names (``eu.api.openai.com``)."""
+    client_class: type = type(client)
+    if client is not None and _has_residency_option(client_class):
+        residency = _seams.read("data_residency", client)
+        if isinstance(residency, str):
+            return residency
+    prefix = host[: -len(_OFFICIAL_SUFFIX)] if host.endswith(_OFFICIAL_SUFFIX) else ""
+    return prefix if prefix in _DATA_RESIDENCY_HOSTS else None
 
 
 def _azure_deployment(client: Any) -> str | None:
@@ -229,35 +238,19 @@ class OpenAIAdapter(Adapter):
             return AZURE
         return provider_for_host(host)
 
-    def provider_of(self, instance: Any) -> str:
-        client = _seams.read("client", instance)
-        return self._provider(client, _host_of(client))
-
-    def endpoint(self, instance: Any, kwargs: Mapping[str, Any]) -> dict[str, str]:
+    def destination(self, instance: Any, kwargs: Mapping[str, Any]) -> Destination:
         client = _seams.read("client", instance)
         host = _host_of(client)
         provider = self._provider(client, host)
+        residency = _data_residency(client, host)
         if provider == "openai":
-            return {}
-        where = {"endpoint_host": host} if host else {}
+            return Destination(provider, residency)
+        deployment = None
         if provider == AZURE:
             # `model=` names a deployment, unless the client is bound to one (its base_url).
             model = kwargs.get("model")
             deployment = _azure_deployment(client) or (model if isinstance(model, str) else None)
-            if deployment:
-                where["deployment"] = deployment
-        return where
-
-    def data_residency(self, instance: Any) -> str | None:
-        client = _seams.read("client", instance)
-        client_class: type = type(client)
-        if client is not None and _has_residency_option(client_class):
-            residency = _seams.read("data_residency", client)
-            if isinstance(residency, str):
-                return residency
-        host = _host(instance)
-        prefix = host[: -len(_OFFICIAL_SUFFIX)] if host.endswith(_OFFICIAL_SUFFIX) else ""
-        return prefix if prefix in _DATA_RESIDENCY_HOSTS else None
+        return Destination(provider, residency, deployment or None, host or None)
 
     def prepare(self, ctx: CallContext) -> None:
         kwargs = ctx.kwargs
