@@ -21,18 +21,15 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import json
 import re
-import threading
-import time
 import urllib.parse
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx2
 
+from llmcost.testing._transport import FakeTransport
 from llmcost.types import Usage
 
 if TYPE_CHECKING:
@@ -94,7 +91,7 @@ def _checked_usage(usage: Mapping[str, int] | None) -> Usage:
         raise ValueError(f"invalid fake usage {dict(usage)!r}: {exc}") from None
 
 
-class FakeAnthropicTransport(httpx2.MockTransport):
+class FakeAnthropicTransport(FakeTransport):
     """An ``httpx2`` transport that answers like the Anthropic Messages API.
 
     Args:
@@ -132,9 +129,6 @@ class FakeAnthropicTransport(httpx2.MockTransport):
         '/v1/messages'
     """
 
-    #: Read by the llmcost integration: records of calls answered here are ``replayed``.
-    llmcost_replayed = True
-
     def __init__(
         self,
         *,
@@ -152,15 +146,12 @@ class FakeAnthropicTransport(httpx2.MockTransport):
     ) -> None:
         if error is not None and error not in _ERROR_CHOICES:
             raise ValueError(f"error must be one of {_ERROR_CHOICES} or None, got {error!r}")
-        if latency < 0:
-            raise ValueError(f"latency must be >= 0 seconds, got {latency!r}")
         if error_after_events is not None and error_after_events < 0:
             raise ValueError(f"error_after_events must be >= 0, got {error_after_events!r}")
-        super().__init__(self._respond)
+        super().__init__(latency)
         self.model = model
         self.usage = _checked_usage(usage)
         self.text = text
-        self.latency = latency
         self.error = error
         self.error_after_events = error_after_events
         self.service_tier = service_tier
@@ -168,30 +159,10 @@ class FakeAnthropicTransport(httpx2.MockTransport):
         self.inference_geo = inference_geo
         self.request_id = request_id
         self.repeat_usage_in_delta = repeat_usage_in_delta
-        self.requests: list[httpx2.Request] = []
-        self._counter = itertools.count(1)
-        self._lock = threading.Lock()
-
-    # --- transport entry points ---------------------------------------------------------
-
-    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        request.read()
-        if self.latency:
-            time.sleep(self.latency)
-        return self._respond(request)
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        await request.aread()
-        if self.latency:
-            await asyncio.sleep(self.latency)
-        return self._respond(request)
 
     # --- routing --------------------------------------------------------------------------
 
-    def _respond(self, request: httpx2.Request) -> httpx2.Response:
-        with self._lock:
-            self.requests.append(request)
-            number = next(self._counter)
+    def _respond(self, request: httpx2.Request, number: int) -> httpx2.Response:
         request_id = self.request_id or f"req_fake_{number:020d}"
         if self.error == "timeout":
             raise httpx2.ReadTimeout("fake Anthropic API timed out", request=request)

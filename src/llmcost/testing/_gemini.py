@@ -24,17 +24,15 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import json
 import math
 import re
-import threading
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx2
+
+from llmcost.testing._transport import FakeTransport
 
 if TYPE_CHECKING:
     from google import genai
@@ -88,7 +86,7 @@ def _checked_usage(usage: Mapping[str, int] | None) -> dict[str, int]:
     return counts
 
 
-class FakeGeminiTransport(httpx2.MockTransport):
+class FakeGeminiTransport(FakeTransport):
     """An ``httpx2`` transport that answers like the Gemini API (or Vertex AI).
 
     Args:
@@ -110,9 +108,6 @@ class FakeGeminiTransport(httpx2.MockTransport):
         requests: Every ``httpx2.Request`` received, in order (bodies already read).
     """
 
-    #: Read by the llmcost integration: records of calls answered here are ``replayed``.
-    llmcost_replayed = True
-
     def __init__(
         self,
         *,
@@ -128,40 +123,19 @@ class FakeGeminiTransport(httpx2.MockTransport):
     ) -> None:
         if error is not None and error not in _ERROR_CHOICES:
             raise ValueError(f"error must be one of {_ERROR_CHOICES} or None, got {error!r}")
-        if latency < 0:
-            raise ValueError(f"latency must be >= 0 seconds, got {latency!r}")
-        super().__init__(self._respond)
+        super().__init__(latency)
         self.model = model
         self.usage = _checked_usage(usage)
         self.text = text
         self.thought_text = thought_text
-        self.latency = latency
         self.error = error
         self.traffic_type = traffic_type
         self.request_id = request_id
         self.embedding_tokens = embedding_tokens
-        self.requests: list[httpx2.Request] = []
-        self._counter = itertools.count(1)
-        self._lock = threading.Lock()
-
-    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        request.read()
-        if self.latency:
-            time.sleep(self.latency)
-        return self._respond(request)
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        await request.aread()
-        if self.latency:
-            await asyncio.sleep(self.latency)
-        return self._respond(request)
 
     # --- routing --------------------------------------------------------------------------
 
-    def _respond(self, request: httpx2.Request) -> httpx2.Response:
-        with self._lock:
-            self.requests.append(request)
-            number = next(self._counter)
+    def _respond(self, request: httpx2.Request, number: int) -> httpx2.Response:
         if self.error == "timeout":
             raise httpx2.ReadTimeout("fake Gemini API timed out", request=request)
         matched = _PATH.search(request.url.path)
