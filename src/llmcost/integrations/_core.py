@@ -221,18 +221,23 @@ class StreamReader:
         raise NotImplementedError
 
 
-def header_facts(headers: Any, request_id_header: str) -> dict[str, Any]:
-    """``request_id`` and ``replayed`` from HTTP response headers (None: no headers)."""
+def header_facts(headers: Any, request_id_header: str, cost_header: str = "") -> dict[str, Any]:
+    """``request_id``, ``replayed`` and the cost a gateway reports in ``cost_header``
+    (``reported_cost``, parsed and refused if malformed when recorded) from HTTP response
+    headers (None: no headers)."""
     if headers is None:
         return {}
     try:
         request_id = headers.get(request_id_header)
         replayed = headers.get("x-llmcost-replayed") == "1"
+        cost = headers.get(cost_header) if cost_header else None
     except Exception:  # not a header object llmcost can read
         return {}
     facts: dict[str, Any] = {"request_id": request_id if isinstance(request_id, str) else None}
     if replayed:
         facts["replayed"] = True
+    if cost is not None:
+        facts["reported_cost"] = cost
     return facts
 
 
@@ -281,18 +286,17 @@ class CallContext:
     # -- record fields -----------------------------------------------------------------------
 
     def meta(self, body: Any = None) -> dict[str, Any]:
-        """Request id and replay facts from the HTTP response, the body and the transport."""
-        headers = getattr(self.http, "headers", None)
-        meta = header_facts(headers, self.adapter.request_id_header)
-        if self.adapter.cost_header and meta and headers is not None:
-            cost = headers.get(self.adapter.cost_header)
-            if cost is not None:
-                meta["reported_cost"] = cost  # parsed (and refused if malformed) when recorded
+        """Request id, replay facts and a reported cost from the HTTP response, the body and
+        the transport; then what the request decided (``requested``) where they say nothing."""
+        adapter = self.adapter
+        meta = header_facts(
+            getattr(self.http, "headers", None), adapter.request_id_header, adapter.cost_header
+        )
         if meta.get("request_id") is None and body is not None and not isinstance(body, dict):
-            request_id = self.adapter.request_id_of(body)
+            request_id = adapter.request_id_of(body)
             if isinstance(request_id, str):
                 meta["request_id"] = request_id
-        if not meta.get("replayed") and self.adapter.replays(self.instance):
+        if not meta.get("replayed") and adapter.replays(self.instance):
             meta["replayed"] = True
         for key, value in self.requested.items():
             meta.setdefault(key, value)
